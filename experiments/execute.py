@@ -1,0 +1,247 @@
+"""Running a design: serial, a local process pool, or a Dask cluster - one code path.
+
+All three back-ends are driven through the ``concurrent.futures`` interface (Dask via
+``Client.get_executor()``), so the only difference between them is where
+:func:`evaluate_chunk` runs.  A task is one chunk of consecutive runs; its result comes
+back to this process, which writes it atomically and records its checksum before the next
+one is accepted, with a bounded number of chunks in flight so memory stays bounded.
+Results depend only on (design, model), never on the back-end or the order of completion.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import time
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from .design import Design
+from .errors import ExperimentError
+from .model import model_indicator_meta, model_targets
+from .store import CHUNK_SCHEMA, ResultStore, code_provenance, now, package_versions
+
+
+class ExperimentInterrupted(ExperimentError):
+    """The experiment stopped before the end; finished chunks are saved (exit status 1)."""
+
+    exit_code = 1
+
+
+# ----------------------------------------------------------------------------- the task
+
+def evaluate_chunk(models: dict, factor_names: tuple, run_ids: np.ndarray, seeds: np.ndarray,
+                   scenarios: list, values: np.ndarray) -> dict:
+    """Run the model for each run of a chunk; return tidy columns (numpy arrays)."""
+    cols = {"run_id": [], "seed": [], "year": [], "indicator": [], "value": []}
+    for i, run_id in enumerate(run_ids.tolist()):
+        model = models[scenarios[i]]
+        vals = {k: float(v) for k, v in zip(factor_names, values[i])}
+        try:
+            out = model(vals, int(seeds[i]))
+        except Exception as exc:
+            raise RuntimeError(f"run {run_id} (scenario {scenarios[i]}, seed {int(seeds[i])}) "
+                               f"failed: {type(exc).__name__}: {exc}") from exc
+        years = np.asarray(model.years, dtype=np.int32)
+        for name in sorted(out):
+            arr = np.asarray(out[name], dtype=np.float64)
+            if arr.shape != years.shape:
+                raise RuntimeError(f"run {run_id}: indicator {name} has shape {arr.shape}, "
+                                   f"expected {years.shape} (one value per year)")
+            n = len(years)
+            cols["run_id"].append(np.full(n, run_id, dtype=np.int64))
+            cols["seed"].append(np.full(n, seeds[i], dtype=np.int64))
+            cols["year"].append(years)
+            cols["indicator"].append(np.full(n, name, dtype=object))
+            cols["value"].append(arr)
+    return {k: np.concatenate(v) for k, v in cols.items()}
+
+
+def _to_table(cols: dict) -> pa.Table:
+    return pa.table({k: pa.array(cols[k], type=CHUNK_SCHEMA.field(k).type)
+                     for k in CHUNK_SCHEMA.names}, schema=CHUNK_SCHEMA)
+
+
+# ----------------------------------------------------------------------------- back-ends
+
+class SerialExecutor(cf.Executor):
+    """Runs each task at submission, in this process (for debugging and reference)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        fut = cf.Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            fut.set_exception(exc)
+        return fut
+
+
+def default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+class Backend:
+    """Context manager yielding a concurrent.futures executor and its worker count."""
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None,
+                 connect_timeout: float = 15.0):
+        if workers is not None and workers < 1:
+            raise ExperimentError(f"--workers must be >= 1, got {workers}")
+        self.workers, self.scheduler, self.connect_timeout = workers, scheduler, connect_timeout
+        self._client = None
+        self._pool = None
+
+    def __enter__(self):
+        if self.scheduler:
+            try:
+                from distributed import Client
+            except ImportError:
+                raise ExperimentError("--scheduler needs dask.distributed installed") from None
+            try:
+                self._client = Client(self.scheduler, timeout=f"{self.connect_timeout}s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise ExperimentError(f"cannot connect to Dask scheduler {self.scheduler}: "
+                                      f"{exc}") from None
+            n = sum(w.get("nthreads", 1) for w in
+                    self._client.scheduler_info().get("workers", {}).values())
+            self.name, self.n_workers = f"dask {self.scheduler}", max(1, n)
+            self.executor = self._client.get_executor(pure=False)
+        elif self.workers == 1:
+            self.name, self.n_workers, self.executor = "serial", 1, SerialExecutor()
+        else:
+            import multiprocessing as mp
+
+            n = self.workers or default_workers()
+            self._pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"))
+            self.name, self.n_workers, self.executor = f"process pool ({n})", n, self._pool
+        return self
+
+    def __exit__(self, *exc):
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._client is not None:
+            self._client.close()
+        return False
+
+
+# ----------------------------------------------------------------------------- driver
+
+def _as_models(models) -> dict:
+    if isinstance(models, dict):
+        return models
+    models = list(models) if isinstance(models, (list, tuple)) else [models]
+    return {m.name: m for m in models}
+
+
+def run_experiment(design: Design, models, out, *, workers: int | None = None,
+                   scheduler: str | None = None, resume: bool = False,
+                   progress: bool | None = None, analyse: bool = True,
+                   command: str | None = None, connect_timeout: float = 15.0) -> Path:
+    """Run every run of ``design`` (skipping verified chunks when ``resume``) into ``out``.
+
+    ``workers=1`` runs serially in-process; otherwise a spawn-based process pool with
+    ``workers`` processes (default: all cores), or the Dask cluster at ``scheduler``.
+    """
+    with Backend(workers, scheduler, connect_timeout) as backend:  # fails before any write
+        return _run(design, _as_models(models), out, backend, resume, progress, analyse, command)
+
+
+def _run(design, models, out, backend, resume, progress, analyse, command) -> Path:
+    missing = sorted(set(design.scenarios) - set(models))
+    if missing:
+        raise ExperimentError(f"design uses scenario {missing[0]!r} but no model was given for it")
+    model_digests = {k: m.digest() for k, m in models.items() if k in set(design.scenarios)}
+    design_hash = design.digest(model_digests)
+    store = ResultStore(out)
+    runs = design.runs()
+
+    if resume and store.manifest_path.exists():
+        done = store.open_resume(design_hash)
+    else:
+        if resume and store.out.exists() and any(store.out.iterdir()):
+            raise ExperimentError(f"{store.out} holds no manifest to resume from; nothing was changed")
+        first = next(iter(models.values()))
+        manifest = {
+            "schema_version": 1, "command": command, "design_hash": design_hash,
+            "design": dict(design.spec(), n_chunks=design.n_chunks),
+            "models": model_digests, "master_seed": design.master_seed,
+            "years": list(first.years), "indicators": model_indicator_meta(first),
+            "targets": {k: t.as_dict() for k, t in model_targets(first).items()},
+            "code": code_provenance(), "packages": package_versions(), "sessions": [],
+        }
+        store.create(manifest, runs)
+        done = set()
+
+    t0 = time.perf_counter()
+    session = {"started": now(), "resumed": bool(done) or resume, "pid": os.getpid()}
+    store.manifest.setdefault("sessions", []).append(session)  # a killed session stays listed
+    store.update_manifest()
+    pending = [k for k in range(design.n_chunks) if k not in done]
+    cs = design.chunk_size
+    fnames = design.factor_names
+    values = runs[list(fnames)].to_numpy(dtype=np.float64) if fnames else \
+        np.zeros((len(runs), 0))
+    seeds = runs["seed"].to_numpy()
+    scen = runs["scenario"].tolist()
+    done_runs = sum(min(cs, design.n_runs - k * cs) for k in done)
+
+    def args(k):
+        sl = slice(k * cs, min((k + 1) * cs, design.n_runs))
+        return (models, fnames, np.arange(sl.start, sl.stop, dtype=np.int64), seeds[sl],
+                scen[sl], values[sl])
+
+    bar = None
+    if pending:
+        from tqdm import tqdm
+
+        bar = tqdm(total=design.n_runs, initial=done_runs, unit="run", smoothing=0.05,
+                   mininterval=0.5, disable=(None if progress is None else not progress),
+                   desc=f"{design.kind} {Path(out).name}", dynamic_ncols=True)
+    try:
+        session["backend"] = backend.name
+        limit = 2 * backend.n_workers + 1
+        queue = list(pending)
+        inflight: dict = {}
+        while queue or inflight:
+            while queue and len(inflight) < limit:
+                k = queue.pop(0)
+                inflight[backend.executor.submit(evaluate_chunk, *args(k))] = k
+            finished, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
+            for fut in sorted(finished, key=lambda f: inflight[f]):
+                k = inflight.pop(fut)
+                try:
+                    cols = fut.result()
+                except BrokenProcessPool:
+                    raise ExperimentInterrupted(
+                        f"a worker process died; {len(store.manifest['chunks'])} of "
+                        f"{design.n_chunks} chunks are saved in {store.out}; run again "
+                        "with --resume to finish") from None
+                except ExperimentError:
+                    raise
+                except Exception as exc:
+                    raise ExperimentInterrupted(
+                        f"{exc}; {len(store.manifest['chunks'])} of {design.n_chunks} "
+                        f"chunks are saved, --resume continues after a fix") from None
+                store.write_chunk(k, _to_table(cols))
+                if bar is not None:
+                    bar.update(min(cs, design.n_runs - k * cs))
+    finally:
+        if bar is not None:
+            bar.close()
+        session["elapsed_s"] = round(time.perf_counter() - t0, 3)
+        session["finished"] = now()
+        store.update_manifest()
+
+    store.consolidate()
+    total = sum(s.get("elapsed_s", 0) for s in store.manifest["sessions"])
+    store.update_manifest(status="complete", completed=now(), run_time_s=round(total, 3))
+    if analyse:
+        from .analysis import analyse_results
+
+        analyse_results(store.out)
+    return store.out

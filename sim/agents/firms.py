@@ -1,0 +1,235 @@
+"""Firms: above-size industrial enterprises, high-tech service firms and tech start-ups.
+
+State lives in :class:`FirmState`, one numpy array per variable (one row per agent; a row
+stands for ``weight`` real firms). Rules are pure functions of arrays with their equation
+and source; the model writes their results into the state. :class:`FirmAgent` is the Mesa
+agent: a view of one row, for identity, selection and inspection.
+
+Money is in million yuan; flows (revenue, R&D, profit) are annual rates.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import mesa
+import numpy as np
+
+INDUSTRIAL, SERVICE, STARTUP = 0, 1, 2
+SEGMENTS = ("industrial", "service", "startup")
+STATE, PRIVATE, FOREIGN = 0, 1, 2
+OWNERSHIPS = ("state", "private", "foreign")
+N_SECTORS = 10
+
+# designation bits
+PILOT, LEADING, CENTRE, ALLIANCE, CLUSTER = 1, 2, 4, 8, 16
+DESIGNATIONS = {"pilot": PILOT, "leading": LEADING, "centre": CENTRE, "alliance": ALLIANCE, "cluster": CLUSTER}
+
+
+@dataclass
+class FirmState:
+    """Arrays of firm state; every array has one entry per agent row."""
+
+    weight: np.ndarray            # real firms per row
+    alive: np.ndarray             # bool
+    segment: np.ndarray           # INDUSTRIAL / SERVICE / STARTUP
+    sector: np.ndarray            # 0..N_SECTORS-1 (technological proximity)
+    ownership: np.ndarray         # STATE / PRIVATE / FOREIGN
+    age: np.ndarray               # years
+    revenue: np.ndarray           # million yuan per year
+    employees: np.ndarray         # persons
+    margin: np.ndarray            # profit / revenue
+    rd_staff: np.ndarray          # R&D FTE
+    rd_base: np.ndarray           # desired real R&D intensity at 2015 user cost
+    rd_real: np.ndarray           # million yuan per year, real R&D
+    relabel: np.ndarray           # million yuan per year, other costs reported as R&D
+    knowledge: np.ndarray         # million yuan, knowledge stock
+    knowledge0: np.ndarray        # million yuan, knowledge stock at entry or 2015 (productivity reference)
+    knowledge_base: np.ndarray    # million yuan, knowledge embodied in any going concern (1% of first revenue)
+    tech_level: np.ndarray        # productivity index from innovation/imitation (2015 = 1)
+    productivity: np.ndarray      # tech_level * (knowledge/knowledge0)^beta
+    absorptive: np.ndarray        # absorptive-capacity bonus from academic researchers
+    cash: np.ndarray              # million yuan
+    loss_cf: np.ndarray           # million yuan of losses carried forward
+    claims: np.ndarray            # bool: claims the super-deduction
+    core_ip: np.ndarray           # bool: holds core IP other than invention patents
+    patents: np.ndarray           # valid invention patents per real firm
+    hightech: np.ndarray          # bool: certified
+    ht_expiry: np.ndarray         # quarter index when the certificate lapses
+    buncher: np.ndarray           # bool: reports at a threshold because of the notch
+    notch_margin: np.ndarray      # persistent landing point above the threshold
+    designations: np.ndarray      # bitmask of DESIGNATIONS
+    vc_backed: np.ndarray         # bool
+    vc_invested: np.ndarray       # million yuan invested by VC (cost basis)
+    vc_fund: np.ndarray           # index of the lead fund, -1 none
+    quality: np.ndarray           # latent start-up quality (standard normal)
+    cluster_id: np.ndarray        # -1 or cluster number
+
+    @property
+    def n(self) -> int:
+        return len(self.weight)
+
+    def append(self, other: "FirmState") -> None:
+        for f in fields(self):
+            setattr(self, f.name, np.concatenate([getattr(self, f.name), getattr(other, f.name)]))
+
+    def check(self) -> None:
+        """Raise if a stock is negative or not finite (used by tests and debug runs)."""
+        for name in ("revenue", "rd_real", "relabel", "knowledge", "patents", "rd_staff", "cash",
+                     "loss_cf", "vc_invested", "employees", "weight"):
+            a = getattr(self, name)
+            if not np.all(np.isfinite(a)) or np.any(a < 0):
+                raise AssertionError(f"firm state {name} has negative or non-finite entries")
+
+
+# ----------------------------------------------------------------------------------------
+# Rules (pure functions)
+# ----------------------------------------------------------------------------------------
+
+def user_cost(tax_rate, deduction, deduction_value):
+    """User cost of one yuan of current R&D relative to output, after tax.
+
+    ``UC = (1 - tau * v * (1 + d)) / (1 - tau * v)``
+
+    with corporate tax rate ``tau``, extra deduction ``d`` and ``v`` the value of a yuan of
+    deduction now (1 with taxable profit, ``loss_deduction_value`` for loss-makers whose
+    deduction is carried forward). Expensed R&D under a pure profit tax has UC = 1 (d = 0).
+    Source: Hall & Jorgenson user cost for expensed R&D (Bloom, Griffith & Van Reenen
+    2002); BRIEF §3 for the deduction rule.
+    """
+    tv = np.asarray(tax_rate) * np.asarray(deduction_value)
+    return (1.0 - tv * (1.0 + np.asarray(deduction))) / (1.0 - tv)
+
+
+def desired_rd_intensity(base_intensity, uc, uc_2015, elasticity, support=0.0):
+    """Desired real R&D intensity: ``s* = s0 * (UC / UC_2015)^(-eps) * (1 + support)``.
+
+    ``s0`` is the firm's 2015 intensity (the 2015 state is a steady state under 2015
+    policy), ``eps`` the real-R&D user-cost elasticity (BRIEF §4: about 1.1), ``support``
+    any programme or assessment boost.
+    """
+    return base_intensity * (uc / uc_2015) ** (-elasticity) * (1.0 + support)
+
+
+def partial_adjustment(current, desired, speed):
+    """``x' = x + lambda (x* - x)`` per quarter (BRIEF §4: short- vs long-run elasticity)."""
+    return current + speed * (desired - current)
+
+
+def relabel_ratio(tax_saving, tax_saving_ref, psi0, elasticity, audit, audit_ref):
+    """Relabelled cost per yuan of real R&D.
+
+    ``psi = psi0 * (v / v_ref)^eta * (1 - a) / (1 - a_ref)``, where ``v`` is the tax saved
+    per reported yuan (``tau * value * (1 + d)``), ``a`` the audit intensity. Relabelling
+    rises with the incentive and falls with audits (Chen et al., BRIEF §4: about 24% of
+    reported R&D). Firms with no tax saving relabel nothing.
+    """
+    v = np.asarray(tax_saving, dtype=float)
+    ratio = np.where(v > 0, v / np.where(tax_saving_ref > 0, tax_saving_ref, 1.0), 0.0)
+    return psi0 * ratio ** elasticity * (1.0 - audit) / (1.0 - audit_ref)
+
+
+def certification_threshold(revenue, small, medium, large, band_small, band_large):
+    """Reported-R&D-intensity test of high-tech certification by revenue band (BRIEF §3).
+
+    revenue < band_small: ``small``; band_small..band_large: ``medium``; above: ``large``.
+    """
+    return np.where(revenue < band_small, small, np.where(revenue <= band_large, medium, large))
+
+
+def notch_gain(profit, std_rate, ht_rate):
+    """Yearly tax saved by certification: ``(tau_std - tau_ht) * max(profit, 0)``."""
+    return (std_rate - ht_rate) * np.maximum(profit, 0.0)
+
+
+def notch_cost(gap, relabel_fraction, ht_rate, deduction, audit, penalty):
+    """Yearly cost of closing a reported-R&D ``gap`` to reach the threshold.
+
+    ``C = gap * [(1 - phi)(1 - tau_ht (1 + d)) + phi * a * penalty]``: the real part costs
+    its after-tax price, the relabelled part its expected penalty. Chen et al. (BRIEF §4).
+    """
+    real_cost = (1.0 - relabel_fraction) * (1.0 - ht_rate * (1.0 + deduction))
+    fake_cost = relabel_fraction * audit * penalty
+    return gap * (real_cost + fake_cost)
+
+
+def innovation_probability(effort, zeta, dt=0.25):
+    """``P = 1 - exp(-zeta * effort * dt)`` per step of ``dt`` years (Dosi, Fagiolo &
+    Roventini 2010; BRIEF §4). ``effort`` is real R&D intensity in percent, scaled by
+    absorptive capacity and programme support."""
+    return 1.0 - np.exp(-zeta * np.maximum(effort, 0.0) * dt)
+
+
+def innovation_step(u_beta, low, high):
+    """Productivity draw ``x = low + (high - low) * B`` with ``B ~ Beta(a, a)``; a firm
+    adopts only improvements, so the multiplier is ``max(1, 1 + x)`` (Dosi et al. 2010)."""
+    return np.maximum(1.0, 1.0 + low + (high - low) * u_beta)
+
+
+def imitation_level(level, frontier, catch_up):
+    """After successful imitation: ``A' = A + c * max(F - A, 0)`` (closes part of the gap
+    to the sector frontier, technologically close firms first)."""
+    return level + catch_up * np.maximum(frontier - level, 0.0)
+
+
+def knowledge_update(stock, rd_real, depreciation, dt=0.25):
+    """Perpetual inventory: ``K' = (1 - delta dt) K + R dt`` (Griliches; delta = 15%/yr)."""
+    return (1.0 - depreciation * dt) * stock + rd_real * dt
+
+
+def productivity(tech_level, knowledge, knowledge0, base, beta):
+    """``phi = A * ((K + B) / (K_0 + B))^beta`` with beta from 'doubling R&D raises
+    productivity about 9%' (Chen et al., BRIEF §4); ``B`` is the knowledge any going
+    concern embodies, so firms without R&D keep their productivity."""
+    return tech_level * ((knowledge + base) / (knowledge0 + base)) ** beta
+
+
+def revenue_growth(revenue, prod_ratio, nominal_growth, elasticity, shock, extra_growth=0.0, dt=0.25):
+    """``Y' = Y * (1 + (g + extra) dt) * (phi'/phi)^sigma * exp(shock)``."""
+    return revenue * (1.0 + (nominal_growth + extra_growth) * dt) * prod_ratio ** elasticity * np.exp(shock)
+
+
+def corporate_tax(profit, reported_rd, deduction, tax_rate, loss_cf):
+    """Annual-rate tax and the new loss carried forward.
+
+    taxable = profit - d * reported R&D; positive taxable income first absorbs losses
+    carried forward; tax = tau * max(taxable - used losses, 0). Returns (tax, taxable,
+    loss_cf'). BRIEF §3 (deduction, five-year carry-forward, simplified as no expiry).
+    """
+    taxable = profit - deduction * reported_rd
+    used = np.minimum(loss_cf, np.maximum(taxable, 0.0))
+    tax = tax_rate * np.maximum(taxable - used, 0.0)
+    new_cf = loss_cf - used + np.maximum(-taxable, 0.0)
+    return tax, taxable, new_cf
+
+
+def tech_purchases(rd_real, chi, elasticity, absorptive):
+    """Technology bought per year: ``P = chi * R^eta * (1 + absorptive)``."""
+    return chi * np.maximum(rd_real, 0.0) ** elasticity * (1.0 + absorptive)
+
+
+class FirmAgent(mesa.Agent):
+    """Mesa view of one firm row: attribute reads go to the model's arrays."""
+
+    def __init__(self, model, row: int):
+        super().__init__(model)
+        self.row = row
+
+    def __getattr__(self, name):
+        st = self.__dict__.get("model") and self.model.firms
+        if st is not None and name in FirmState.__dataclass_fields__:
+            return getattr(st, name)[self.row]
+        raise AttributeError(name)
+
+    @property
+    def reported_rd(self) -> float:
+        return float(self.model.firms.rd_real[self.row] + self.model.firms.relabel[self.row])
+
+    @property
+    def segment_name(self) -> str:
+        return SEGMENTS[int(self.model.firms.segment[self.row])]
+
+    def __repr__(self) -> str:
+        f = self.model.firms
+        return (f"FirmAgent(row={self.row}, {self.segment_name}, revenue={f.revenue[self.row]:.1f}m, "
+                f"rd_real={f.rd_real[self.row]:.2f}m, hightech={bool(f.hightech[self.row])}, "
+                f"weight={f.weight[self.row]:.1f})")

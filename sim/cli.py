@@ -1,0 +1,212 @@
+"""The ``innosim`` command line.
+
+``innosim run SCENARIO.toml [--seed N] [--replications R] [--scale S] [--out DIR]``
+``innosim levers``
+plus the experiment commands (``sweep``, ``sensitivity``, ``reach``, ``report``) from
+``experiments.cli`` when available.
+
+User errors print one line ``innosim: ...`` on stderr and exit with status 2; nothing is
+left half-written (output is assembled in a temporary folder and moved into place).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sim.scenario import ScenarioError, check_run_option, load_scenario
+
+
+class UsageError(ValueError):
+    """Bad command-line input (one line)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, no usage dump
+        raise UsageError(message)
+
+
+def derive_seeds(master: int, n: int) -> list[int]:
+    """Run seeds from one master seed through ``numpy.random.SeedSequence.spawn``."""
+    return [int(s.generate_state(1, np.uint64)[0] >> np.uint64(1)) for s in np.random.SeedSequence(master).spawn(n)]
+
+
+def _number(kind):
+    def parse(text):
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'}, got {text!r}")
+    return parse
+
+
+def cmd_run(args) -> int:
+    from sim.indicators import INDICATORS, STALE_BASELINE_NOTE, TARGETS
+    from sim.run import run
+
+    sc = load_scenario(args.scenario)
+    reps = check_run_option("replications", args.replications if args.replications is not None else sc.run.replications, "option --")
+    scale = check_run_option("scale", args.scale if args.scale is not None else sc.run.scale, "option --")
+    seed = check_run_option("seed", args.seed if args.seed is not None else sc.run.seed, "option --")
+    out = Path(args.out) if args.out else Path("results") / sc.name
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
+    seeds = derive_seeds(seed, reps)
+    t0 = time.perf_counter()
+    results = []
+    show = sys.stderr.isatty() and reps > 1
+    for i, s in enumerate(seeds):
+        results.append(run(sc, seed=s, scale=scale))
+        if show:
+            print(f"\r  replication {i + 1}/{reps}", end="", file=sys.stderr)
+    if show:
+        print(file=sys.stderr)
+    elapsed = time.perf_counter() - t0
+    years = results[0].years
+    table = summarise(results, TARGETS)
+    print(f"scenario {sc.name}: {reps} replications, scale {scale:g}, master seed {seed} ({elapsed:.1f} s)")
+    print(format_table(table))
+    print(STALE_BASELINE_NOTE)
+    cal = results[0].calibration
+    if cal.get("hightech_revenue_bridge", 1.0) != 1.0:
+        print(f"T3: simulated certified firms' 2015 revenue is bridged to the assumed 2015 level "
+              f"(factor {cal['hightech_revenue_bridge']:.2f}); growth is the model's.")
+    write_outputs(out, sc, results, seeds, seed, scale, table, years, INDICATORS, TARGETS, elapsed)
+    print(f"wrote {out}/indicators.parquet, summary.csv, manifest.json and {len(TARGETS)} plots")
+    return 0
+
+
+def summarise(results, targets) -> list[dict]:
+    rows = []
+    for tid, t in targets.items():
+        v2015 = np.array([r.value(t.indicator, 2015) for r in results])
+        v2020 = np.array([r.value(t.indicator, 2020) for r in results])
+        rows.append({
+            "target": tid, "indicator": t.indicator, "value_2015": float(np.median(v2015)),
+            "median_2020": float(np.median(v2020)), "p05_2020": float(np.percentile(v2020, 5)),
+            "p95_2020": float(np.percentile(v2020, 95)), "target_2020": t.threshold,
+            "share_reaching": float(np.mean(v2020 >= t.threshold)),
+        })
+    return rows
+
+
+def _fmt(x: float) -> str:
+    if abs(x) >= 1e4:
+        return f"{x:,.0f}"
+    if abs(x) >= 100:
+        return f"{x:.0f}"
+    return f"{x:.3g}"
+
+
+def format_table(rows) -> str:
+    head = f"{'target':6} {'indicator':32} {'2015':>10} {'2020 median [5%, 95%]':>30} {'target':>10} {'P(reach)':>9}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        band = f"{_fmt(r['median_2020'])} [{_fmt(r['p05_2020'])}, {_fmt(r['p95_2020'])}]"
+        lines.append(f"{r['target']:6} {r['indicator']:32} {_fmt(r['value_2015']):>10} {band:>30} "
+                     f"{_fmt(r['target_2020']):>10} {r['share_reaching']:>9.2f}")
+    return "\n".join(lines)
+
+
+def write_outputs(out: Path, sc, results, seeds, master, scale, table, years, indicators, targets, elapsed) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        recs = [(i, r.seed, y, name, v) for i, r in enumerate(results) for (y, name, v) in r.rows()]
+        df = pd.DataFrame(recs, columns=["replication", "seed", "year", "indicator", "value"])
+        df.to_parquet(tmp / "indicators.parquet", index=False)
+        pd.DataFrame(table).to_csv(tmp / "summary.csv", index=False)
+        for tid, t in targets.items():
+            fig, ax = plt.subplots(figsize=(6, 3.6))
+            paths = np.array([r.indicators[t.indicator] for r in results])
+            for row in paths:
+                ax.plot(years, row, color="0.7", lw=0.6)
+            ax.plot(years, np.median(paths, axis=0), color="C0", lw=2, label="median")
+            ax.fill_between(years, np.percentile(paths, 5, axis=0), np.percentile(paths, 95, axis=0),
+                            color="C0", alpha=0.2, label="5-95%")
+            ax.axhline(t.threshold, color="C3", ls="--", label=f"2020 target {t.threshold:g}")
+            ax.set_title(f"{tid}: {t.label}", fontsize=9)
+            ax.set_ylabel(indicators[t.indicator].unit)
+            ax.legend(fontsize=7)
+            fig.tight_layout()
+            fig.savefig(tmp / f"{tid}_{t.indicator}.png", dpi=90)
+            plt.close(fig)
+        manifest = {
+            "scenario": sc.name, "scenario_file": sc.path, "scenario_digest": sc.digest(),
+            "master_seed": master, "seeds": seeds, "replications": len(seeds), "scale": scale,
+            "elapsed_s": round(elapsed, 3), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "calibration": results[0].calibration,
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        out.mkdir(parents=True, exist_ok=True)
+        for item in sorted(tmp.iterdir()):
+            os.replace(item, out / item.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cmd_levers(args) -> int:
+    from sim.policies import LEVER_CLASSES
+    for name, cls in LEVER_CLASSES.items():
+        print(f"[levers.{name}]  applied in: {cls.applied_at}")
+        print(f"  {cls.mechanism}")
+        for f in cls.field_specs():
+            md = f.metadata
+            print(f"  {f.name:30} default {md['default']:<8g} {md['unit']}  ({md['doc']}; allowed {md['low']:g}..{md['high']:g})")
+        print()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="innosim", description="Simulate China's technology-innovation system, 2015-2020.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("run", help="run a scenario with replications; print the target table; write results")
+    p.add_argument("scenario")
+    p.add_argument("--seed", type=_number(int))
+    p.add_argument("--replications", type=_number(int))
+    p.add_argument("--scale", type=_number(float))
+    p.add_argument("--out")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("levers", help="list every lever with its fields, units and defaults")
+    p.set_defaults(func=cmd_levers)
+    try:
+        from experiments import cli as exp_cli
+    except ImportError:
+        exp_cli = None
+    if exp_cli is not None and hasattr(exp_cli, "register"):
+        exp_cli.register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    errors: tuple[type[BaseException], ...] = (UsageError, ScenarioError)
+    try:
+        from experiments.errors import ExperimentError
+        errors = errors + (ExperimentError,)
+    except ImportError:
+        pass
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except errors as exc:
+        print(f"innosim: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("innosim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

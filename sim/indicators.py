@@ -1,0 +1,201 @@
+"""Indicators (annual, real-world units at any scale) and the plan's 2020 targets.
+
+Operational definitions of the two targets the plan states loosely:
+
+* **T1** (innovative leading enterprises with world influence): number of firms whose real
+  R&D is at least ``leading_firm_rd_bn_yuan`` (default 7 bn yuan a year, about the R&D of
+  the world's 100th-largest corporate R&D spender in 2015 — an assumption with a range).
+* **T9** (internationally competitive innovative clusters): number of designated cluster
+  pilots whose member firms' aggregate real R&D intensity is at least
+  ``cluster_competitive_intensity`` (default 2%).
+
+**T3** level bridge: the model's certified firms are legal entities drawn from the firm-size
+distribution; their 2015 revenue falls short of the assumed 22 tn yuan (groups certify
+subsidiaries; see the calibration report). The indicator is the model's high-tech revenue
+times the constant ratio (assumed 2015 level / model 2015 level): growth is the model's,
+the 2015 level is the assumption's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.agents import firms as F
+
+
+@dataclass(frozen=True)
+class IndicatorSpec:
+    name: str
+    unit: str
+    description: str
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    id: str
+    indicator: str
+    threshold: float
+    label: str
+
+
+_SPECS = [
+    ("leading_firms", "firms", "T1: firms with real R&D >= leading_firm_rd_bn_yuan"),
+    ("pilot_firms", "firms", "T2: innovative (pilot) enterprises"),
+    ("hightech_revenue_tn_yuan", "trillion yuan", "T3: operating revenue of certified high-tech enterprises (level bridged to 2015 assumption)"),
+    ("innovation_centres", "centres", "T4: national technology innovation centres"),
+    ("rd_intensity_industry_pct", "percent", "T5: reported R&D / main business revenue, above-size industrial firms"),
+    ("enterprise_invention_patents", "patents", "T6a: valid invention patents owned by enterprises"),
+    ("pct_applications", "applications per year", "T6b: PCT applications by enterprises"),
+    ("alliances", "alliances", "T7: pilot industrial technology innovation alliances"),
+    ("tech_contract_turnover_bn_yuan", "billion yuan per year", "T8: national technology contract turnover"),
+    ("competitive_clusters", "clusters", "T9: cluster pilots whose members' real R&D intensity >= cluster_competitive_intensity"),
+    ("national_rd_bn_yuan", "billion yuan per year", "national R&D (reported enterprise R&D + institutes + universities)"),
+    ("enterprise_rd_bn_yuan", "billion yuan per year", "reported enterprise R&D"),
+    ("enterprise_rd_real_bn_yuan", "billion yuan per year", "real enterprise R&D (reported minus relabelled)"),
+    ("enterprise_rd_share_pct", "percent", "enterprise share of national R&D"),
+    ("industrial_rd_bn_yuan", "billion yuan per year", "reported R&D of above-size industrial firms"),
+    ("rd_intensity_industry_real_pct", "percent", "real R&D / revenue, above-size industrial firms"),
+    ("relabel_share_pct", "percent", "relabelled share of reported enterprise R&D"),
+    ("hightech_enterprises", "firms", "certified high-tech enterprises"),
+    ("hightech_revenue_model_tn_yuan", "trillion yuan", "revenue of certified firms as simulated (no level bridge)"),
+    ("tax_expenditure_rd_bn_yuan", "billion yuan per year", "revenue forgone: super-deduction + high-tech rate"),
+    ("tax_expenditure_deduction_bn_yuan", "billion yuan per year", "revenue forgone through the super-deduction"),
+    ("tax_expenditure_hightech_bn_yuan", "billion yuan per year", "revenue forgone through the 15% high-tech rate"),
+    ("budget_outlays_bn_yuan", "billion yuan per year", "guidance-fund commitments and vouchers"),
+    ("vc_investment_bn_yuan", "billion yuan per year", "venture rounds invested"),
+    ("academic_spinoffs", "firms per year", "academic spin-offs founded"),
+    ("researchers_k_fte", "thousand FTE", "R&D personnel in firms, universities and institutes"),
+    ("industrial_revenue_tn_yuan", "trillion yuan per year", "main business revenue of above-size industrial firms"),
+]
+INDICATORS: dict[str, IndicatorSpec] = {n: IndicatorSpec(n, u, d) for n, u, d in _SPECS}
+
+TARGETS: dict[str, TargetSpec] = {t.id: t for t in (
+    TargetSpec("T1", "leading_firms", 20.0, "about 20 innovative leading firms of world influence"),
+    TargetSpec("T2", "pilot_firms", 1000.0, "1,000 or more innovative (pilot) enterprises"),
+    TargetSpec("T3", "hightech_revenue_tn_yuan", 34.0, "high-tech enterprises' revenue 34 trillion yuan"),
+    TargetSpec("T4", "innovation_centres", 20.0, "about 20 national technology innovation centres"),
+    TargetSpec("T5", "rd_intensity_industry_pct", 1.1, "industrial R&D intensity 1.1%"),
+    TargetSpec("T6a", "enterprise_invention_patents", 2 * 518000.0, "enterprise invention patents doubled"),
+    TargetSpec("T6b", "pct_applications", 2 * 29800.0, "PCT applications doubled"),
+    TargetSpec("T7", "alliances", 300.0, "300 or more pilot alliances"),
+    TargetSpec("T8", "tech_contract_turnover_bn_yuan", 2000.0, "technology contract turnover 2 trillion yuan"),
+    TargetSpec("T9", "competitive_clusters", 50.0, "50 internationally competitive innovative clusters"),
+)}
+
+STALE_BASELINE_NOTE = ("T5: the plan's 0.77% baseline is the 2012 value; the model starts from the "
+                       "2015 bulletin's 0.90%.")
+
+
+class Recorder:
+    """Accumulates quarterly flows and writes one value per indicator per year."""
+
+    def __init__(self, model):
+        self.m = model
+        self.years: list[int] = []
+        self.values: dict[str, list[float]] = {k: [] for k in INDICATORS}
+        self._flows = dict.fromkeys(("grants", "pct", "turnover", "vc", "spinoffs"), 0.0)
+        self._rates: dict[str, float] = {}
+        self._n_quarters = 0
+        self._ht_bridge = 1.0
+
+    # state read at any time --------------------------------------------------------
+    def snapshot(self) -> dict[str, float]:
+        m = self.m
+        f, o, p = m.firms, m.orgs, m.p
+        w = f.weight * f.alive
+        ind = f.segment == F.INDUSTRIAL
+        rep = f.rd_real + f.relabel
+        ent_rep = float((w * rep).sum()) / 1e3
+        ent_real = float((w * f.rd_real).sum()) / 1e3
+        org_rd = float((o.weight * o.rd).sum()) / 1e3
+        ind_rev = float((w * f.revenue * ind).sum())
+        ht_rev = float((w * f.revenue * f.hightech).sum()) / 1e6
+        clusters = 0
+        for members in m.clusters:
+            alive = members[f.alive[members]]
+            if len(alive) and (f.weight[alive] * f.rd_real[alive]).sum() >= \
+                    p.cluster_competitive_intensity * (f.weight[alive] * f.revenue[alive]).sum():
+                clusters += 1
+        g = m.government
+        return {
+            "leading_firms": float((w * (f.rd_real >= p.leading_firm_rd_bn_yuan * 1e3)).sum()),
+            "pilot_firms": g.pilot_firms,
+            "hightech_revenue_model_tn_yuan": ht_rev,
+            "innovation_centres": g.centres,
+            "rd_intensity_industry_pct": 100.0 * float((w * rep * ind).sum()) / ind_rev,
+            "rd_intensity_industry_real_pct": 100.0 * float((w * f.rd_real * ind).sum()) / ind_rev,
+            "enterprise_invention_patents": float((w * f.patents).sum()),
+            "alliances": g.alliances,
+            "competitive_clusters": float(clusters),
+            "national_rd_bn_yuan": ent_rep + org_rd,
+            "enterprise_rd_bn_yuan": ent_rep,
+            "enterprise_rd_real_bn_yuan": ent_real,
+            "enterprise_rd_share_pct": 100.0 * ent_rep / (ent_rep + org_rd),
+            "industrial_rd_bn_yuan": float((w * rep * ind).sum()) / 1e3,
+            "relabel_share_pct": 100.0 * float((w * f.relabel).sum()) / max(ent_rep * 1e3, 1e-12),
+            "hightech_enterprises": float((w * f.hightech).sum()),
+            "researchers_k_fte": (float((w * f.rd_staff).sum()) + float((o.weight * o.researchers).sum())) / 1e3,
+            "industrial_revenue_tn_yuan": ind_rev / 1e6,
+        }
+
+    # annual bookkeeping ------------------------------------------------------------
+    def record_initial(self) -> None:
+        """2015: stocks from the initial state, flows from the 2015 data they were calibrated to."""
+        m, ic = self.m, self.m.ic
+        snap = self.snapshot()
+        self._ht_bridge = ic.hightech_revenue_tn_yuan / max(snap["hightech_revenue_model_tn_yuan"], 1e-12)
+        snap.update({
+            "pct_applications": float(ic.pct_applications),
+            "tech_contract_turnover_bn_yuan": ic.tech_contract_turnover_bn_yuan,
+            "tax_expenditure_rd_bn_yuan": np.nan, "tax_expenditure_deduction_bn_yuan": np.nan,
+            "tax_expenditure_hightech_bn_yuan": np.nan, "budget_outlays_bn_yuan": np.nan,
+            "vc_investment_bn_yuan": np.nan, "academic_spinoffs": np.nan,
+        })
+        self._store(2015, snap)
+
+    def accumulate_quarter(self) -> None:
+        m = self.m
+        self._flows["grants"] += m.q_grants
+        self._flows["pct"] += m.q_pct
+        self._flows["turnover"] += m.q_turnover
+        self._flows["vc"] += m.q_vc
+        self._flows["spinoffs"] += m.q_spinoffs
+        m.q_vc = m.q_spinoffs = 0.0
+        snap = self.snapshot()
+        for k in ("national_rd_bn_yuan", "enterprise_rd_bn_yuan", "enterprise_rd_real_bn_yuan",
+                  "industrial_rd_bn_yuan", "industrial_revenue_tn_yuan"):
+            self._rates[k] = self._rates.get(k, 0.0) + snap[k] / 4.0
+        self._n_quarters += 1
+
+    def close_year(self, year: int) -> None:
+        snap = self.snapshot()
+        # annual flows are the year's average rates (R&D, revenue) or quarterly sums
+        for k, v in self._rates.items():
+            snap[k] = v
+        snap["enterprise_rd_share_pct"] = 100.0 * snap["enterprise_rd_bn_yuan"] / snap["national_rd_bn_yuan"]
+        snap["rd_intensity_industry_pct"] = 100.0 * snap["industrial_rd_bn_yuan"] * 1e3 / (snap["industrial_revenue_tn_yuan"] * 1e6)
+        acc = self.m.government.close_year()
+        snap.update({
+            "pct_applications": self._flows["pct"],
+            "tech_contract_turnover_bn_yuan": self._flows["turnover"] / 1e3,
+            "tax_expenditure_deduction_bn_yuan": acc["tax_exp_deduction"],
+            "tax_expenditure_hightech_bn_yuan": acc["tax_exp_hightech"],
+            "tax_expenditure_rd_bn_yuan": acc["tax_exp_deduction"] + acc["tax_exp_hightech"],
+            "budget_outlays_bn_yuan": acc["outlay_guidance"] + acc["outlay_vouchers"],
+            "vc_investment_bn_yuan": self._flows["vc"] / 1e3,
+            "academic_spinoffs": self._flows["spinoffs"],
+        })
+        self._store(year, snap)
+        self._flows = dict.fromkeys(self._flows, 0.0)
+        self._rates = {}
+        self._n_quarters = 0
+
+    def _store(self, year: int, snap: dict[str, float]) -> None:
+        snap["hightech_revenue_tn_yuan"] = snap["hightech_revenue_model_tn_yuan"] * self._ht_bridge
+        self.years.append(year)
+        for k in INDICATORS:
+            self.values[k].append(float(snap[k]))
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v, dtype=float) for k, v in self.values.items()}

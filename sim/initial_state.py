@@ -1,0 +1,352 @@
+"""Build the 2015 world: firms, research organisations and venture funds at a given scale.
+
+Distributions (each stated in docs/ODD.md with its source):
+
+* industrial revenue: truncated Pareto on [20 m, largest firm] whose mean matches 111 tn
+  / 383,000 firms; the largest firms (top stratum) are always represented one agent per
+  firm, the rest by stratified quantile sampling with equal weights;
+* P(report R&D > 0) logistic in log revenue, level solved to give 19% performers;
+* R&D intensity of performers log-normal, falling with size, level solved to give the
+  reported R&D total; firms just below a certification threshold bunch (notch rule);
+* certification among firms that pass the tests, solved to give 79,000 certified firms.
+
+All totals are matched exactly by construction at every scale (calibration weighting).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import brentq
+from scipy.special import expit
+
+from sim.agents import firms as F
+from sim.agents.academia import INSTITUTE, UNIVERSITY, ResearchOrgState
+from sim.agents.vc import VCFundState
+from sim.params import InitialConditions, Parameters
+from sim.policy_context import firm_tax_context
+
+TOP_INDUSTRIAL = 300
+TOP_SERVICE = 100
+KNOWLEDGE_BASE_SHARE = 0.01  # embodied knowledge of a going concern, share of revenue (assumption)
+MIN_ROWS = {"industrial": 200, "service": 50, "startup": 50, "org": 20, "fund": 10}
+
+
+def truncated_pareto_alpha(mean: float, xmin: float, xmax: float) -> float:
+    """Shape alpha of a Pareto on [xmin, xmax] with the given mean."""
+
+    def m(a):
+        r = xmin / xmax
+        if abs(a - 1.0) < 1e-9:
+            return xmin * np.log(xmax / xmin) / (1 - r)
+        return a * xmin * (1 - r ** (a - 1)) / ((a - 1) * (1 - r**a))
+
+    return brentq(lambda a: m(a) - mean, 0.3, 10.0)
+
+
+def truncated_pareto_quantile(u, xmin, xmax, alpha):
+    """Inverse CDF: ``x = xmin * (1 - u (1 - (xmin/xmax)^a))^(-1/a)``."""
+    return xmin * (1.0 - u * (1.0 - (xmin / xmax) ** alpha)) ** (-1.0 / alpha)
+
+
+def stratified_uniforms(rng, n: int, lo: float = 0.0, hi: float = 1.0) -> np.ndarray:
+    """One uniform draw in each of n equal strata of [lo, hi] (low-variance sampling)."""
+    return lo + (hi - lo) * (np.arange(n) + rng.random(n)) / n
+
+
+def rows_for(real: int, scale: float, top: int, minimum: int) -> tuple[int, int]:
+    """(top rows at weight 1, sampled rows) for a population of ``real`` entities."""
+    top = min(top, real)
+    rest = real - top
+    if rest == 0:
+        return top, 0
+    n = max(minimum, int(round(scale * rest)))
+    return top, min(n, rest)
+
+
+@dataclass
+class Calibration:
+    """Constants solved at set-up so the 2015 state is reproduced (kept on the model)."""
+
+    psi0: float                 # relabelling ratio at the reference incentive
+    tax_saving_ref: float       # reference tax saving per reported yuan
+    patent_rate: float          # grants per year per unit K^alpha
+    pct_rate: float             # PCT filings per year per unit K * (Y/Yref)^eps
+    chi: float                  # technology purchases per unit R^eta
+    revenue_ref: float          # million yuan, reference revenue for PCT
+    cost_fte: float             # million yuan per R&D FTE
+    private_vc_inflow: float    # million yuan per year of new private LP money
+    hightech_shortfall: float   # certified firms the tests could not supply (0 if none)
+    hightech_revenue_shortfall: float  # million yuan of 2015 high-tech revenue not supplied
+    startup_weight: float       # real start-ups per start-up row
+    pareto_alpha: float
+
+
+def _segment_revenue(rng, segment: str, ic: InitialConditions, scale: float):
+    """Revenue (million yuan/yr) and weights for one segment."""
+    if segment == "industrial":
+        n_real, total = ic.industrial_firms, ic.industrial_revenue_tn_yuan * 1e6
+        xmin, xmax = ic.min_industrial_revenue_m_yuan, ic.largest_firm_revenue_tn_yuan * 1e6
+        alpha = truncated_pareto_alpha(total / n_real, xmin, xmax)
+        top, n = rows_for(n_real, scale, TOP_INDUSTRIAL, MIN_ROWS["industrial"])
+        u_top = 1.0 - (np.arange(top) + 0.5) / n_real
+        u_rest = stratified_uniforms(rng, n, 0.0, 1.0 - top / n_real)
+        rev = truncated_pareto_quantile(np.concatenate([u_top, u_rest]), xmin, xmax, alpha)
+        w = np.concatenate([np.ones(top), np.full(n, (n_real - top) / max(n, 1))])
+        # exact total: stretch revenue above the size threshold
+        excess = (w * (rev - xmin)).sum()
+        rev = xmin + (rev - xmin) * (total - xmin * w.sum()) / excess
+        return rev, w, alpha
+    if segment == "service":
+        n_real, total, top_n = ic.service_firms, ic.service_revenue_tn_yuan * 1e6, TOP_SERVICE
+        sigma, med = 1.6, 30.0
+    else:
+        n_real, total, top_n = ic.startups, ic.startup_revenue_bn_yuan * 1e3, 0
+        sigma, med = 1.0, 2.0
+    top, n = rows_for(n_real, scale, top_n, MIN_ROWS[segment])
+    from scipy.stats import norm
+    u = np.concatenate([1.0 - (np.arange(top) + 0.5) / n_real, stratified_uniforms(rng, n, 0.0, 1.0 - top / n_real)])
+    rev = med * np.exp(sigma * norm.ppf(u))
+    w = np.concatenate([np.ones(top), np.full(n, (n_real - top) / max(n, 1))])
+    rev *= total / (w * rev).sum()
+    return rev, w, 0.0
+
+
+def select_certified(u, cand, ind, w, rev, target_ind, target_non, target_revenue):
+    """Certified firms among candidates: ``P_i = min(1, c_g * (Y_i / Y_med)^kappa)``.
+
+    The level ``c_g`` per group (industrial / other) matches the count of certified firms;
+    the size slope ``kappa`` >= 0 matches their revenue (larger firms gain more from the
+    notch and certify subsidiaries). If the candidates cannot supply a target, every
+    candidate is certified and the shortfall is reported. Returns (chosen, count
+    shortfall, revenue shortfall).
+    """
+    ymed = np.median(rev[cand]) if cand.any() else 1.0
+
+    def pick(kappa):
+        chosen = np.zeros(len(u), bool)
+        short = 0.0
+        for grp, target in ((ind, target_ind), (~ind, target_non)):
+            c = cand & grp
+            if (w * c).sum() <= target:
+                chosen |= c
+                short += target - (w * c).sum()
+                continue
+            base = (rev / ymed) ** kappa
+            lvl = brentq(lambda k: (w * c * np.minimum(1.0, k * base)).sum() - target, 1e-12, 1e12)
+            chosen |= c & (u < np.minimum(1.0, lvl * base))
+        return chosen, short
+
+    def revenue(kappa):
+        ch, _ = pick(kappa)
+        return (w * rev * ch).sum()
+
+    kappa = 0.0
+    if revenue(0.0) < target_revenue:
+        lo, hi = 0.0, 3.0
+        if revenue(hi) <= target_revenue:
+            kappa = hi
+        else:
+            for _ in range(30):
+                mid = 0.5 * (lo + hi)
+                lo, hi = (mid, hi) if revenue(mid) < target_revenue else (lo, mid)
+            kappa = hi
+    chosen, short = pick(kappa)
+    return chosen, short, max(0.0, target_revenue - (w * rev * chosen).sum())
+
+
+def empty_firms(n: int) -> F.FirmState:
+    z = np.zeros(n)
+    return F.FirmState(
+        weight=z.copy(), alive=np.ones(n, bool), segment=np.zeros(n, np.int8), sector=np.zeros(n, np.int8),
+        ownership=np.zeros(n, np.int8), age=z.copy(), revenue=z.copy(), employees=z.copy(), margin=z.copy(),
+        rd_staff=z.copy(), rd_base=z.copy(), rd_real=z.copy(), relabel=z.copy(), knowledge=z.copy(),
+        knowledge0=z.copy(), knowledge_base=z.copy(), tech_level=np.ones(n), productivity=np.ones(n), absorptive=z.copy(), cash=z.copy(),
+        loss_cf=z.copy(), claims=np.zeros(n, bool), core_ip=np.zeros(n, bool), patents=z.copy(),
+        hightech=np.zeros(n, bool), ht_expiry=np.zeros(n, np.int32), buncher=np.zeros(n, bool),
+        notch_margin=z.copy(), designations=np.zeros(n, np.int16), vc_backed=np.zeros(n, bool),
+        vc_invested=z.copy(), vc_fund=np.full(n, -1, np.int32), quality=z.copy(), cluster_id=np.full(n, -1, np.int32),
+    )
+
+
+def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, levers, scale: float):
+    """Return (firms, orgs, funds, calibration, uc0) for 2015 at ``scale``."""
+
+    # ---------------------------------------------------------------- revenue and weights
+    parts = {s: _segment_revenue(rng, s, ic, scale) for s in ("industrial", "service", "startup")}
+    alpha = parts["industrial"][2]
+    seg = np.concatenate([np.full(len(parts[s][0]), i, np.int8) for i, s in enumerate(parts)])
+    rev = np.concatenate([parts[s][0] for s in parts])
+    w = np.concatenate([parts[s][1] for s in parts])
+    n = len(rev)
+    f = empty_firms(n)
+    f.weight, f.segment, f.revenue = w, seg, rev
+    f.sector = rng.integers(0, F.N_SECTORS, n).astype(np.int8)
+    f.ownership = rng.choice(3, n, p=[0.15, 0.70, 0.15]).astype(np.int8)
+    ind = seg == F.INDUSTRIAL
+    rev_per_emp = ic.industrial_revenue_tn_yuan / ic.industrial_employees_m  # million yuan per person
+    f.employees = np.maximum(rev / rev_per_emp * np.exp(0.3 * rng.standard_normal(n)), 3.0)
+    f.age = np.where(seg == F.STARTUP, rng.uniform(0, 5, n), rng.uniform(3, 30, n))
+    f.quality = rng.standard_normal(n)
+
+    # profit margins: normal with the 2015 mean and the loss-making share
+    from scipy.stats import norm
+    mu = ic.industrial_profit_margin
+    sd = mu / norm.ppf(1 - ic.loss_making_share)
+    f.margin = mu + sd * rng.standard_normal(n)
+
+    # ---------------------------------------------------------------- who performs R&D
+    perform = np.ones(n, bool)
+    x = np.log(rev / ic.min_industrial_revenue_m_yuan)
+    b = ic.rd_performer_size_slope
+    a = brentq(lambda a: (w[ind] * expit(a + b * x[ind])).sum() / w[ind].sum() - ic.industrial_rd_performer_share, -20, 20)
+    perform[ind] = rng.random(ind.sum()) < expit(a + b * x[ind])
+    f.claims = perform & (rng.random(n) < p.deduction_takeup)
+    cost_fte = ic.rd_cost_per_fte_k_yuan / 1e3
+
+    # ---------------------------------------------------------------- R&D intensity
+    z = rng.standard_normal(n)
+    shape = np.exp(-ic.rd_intensity_size_slope * x + ic.rd_intensity_sigma * z)
+    shape = np.minimum(shape, 50 * np.median(shape))
+    nonind_rd = (ic.enterprise_rd_bn_yuan - ic.industrial_rd_bn_yuan) * 1e3
+    seg_rd = {F.INDUSTRIAL: ic.industrial_rd_bn_yuan * 1e3,
+              F.SERVICE: nonind_rd * (1 - ic.startup_rd_share_of_nonindustrial),
+              F.STARTUP: nonind_rd * ic.startup_rd_share_of_nonindustrial}
+    relabel_share = p.relabel_share
+    psi_guess = relabel_share / (1 - relabel_share)
+    ctx0 = firm_tax_context(f, levers, 2015, p)
+    tax_saving_ref = ctx0.tax_rate_std * ctx0.deduction_all
+    psi = F.relabel_ratio(ctx0.tax_saving, tax_saving_ref, psi_guess, p.relabel_incentive_elasticity,
+                          ctx0.audit, ctx0.audit)
+    s = np.zeros(n)
+    for sg, total in seg_rd.items():
+        m = (seg == sg) & perform
+        s[m] = shape[m] * total / (w[m] * shape[m] * rev[m] * (1 + psi[m])).sum()
+    s = np.minimum(s, 0.6)
+    f.rd_real = s * rev
+    f.rd_staff = f.rd_real / cost_fte
+    f.knowledge = f.rd_real / (p.knowledge_depreciation + p.nominal_growth)
+
+    # ---------------------------------------------------------------- patents and IP
+    kk = f.knowledge ** p.patent_knowledge_elasticity
+    patent_rate = ic.enterprise_invention_grants / (w * kk).sum()
+    stock_rate = ic.enterprise_invention_patents_valid / (w * kk).sum()
+    f.patents = rng.poisson(stock_rate * kk).astype(float)
+    f.core_ip = (f.patents > 0) | (perform & (rng.random(n) < 0.7))
+
+    # ---------------------------------------------------------------- certification and bunching
+    f.notch_margin = rng.uniform(0.0, p.notch_margin, n)
+    f.relabel = psi * f.rd_real
+    thr = ctx0.threshold
+    target_ind = ic.hightech_enterprises * ic.hightech_industrial_share
+    target_non = ic.hightech_enterprises - target_ind
+    profit = f.margin * rev
+    rep = f.rd_real + f.relabel
+    staff_ok = p.st_staff_ratio * f.rd_staff / f.employees >= ctx0.staff_share
+    ip_ok = f.core_ip | (ctx0.ip_required < 0.5)
+    meets = perform & (rep >= thr * rev) & staff_ok & ip_ok
+    gap = np.maximum((thr + f.notch_margin) * rev - rep, 0.0)
+    phi = p.notch_relabel_fraction
+    gain = F.notch_gain(profit, ctx0.tax_rate_std, ctx0.tax_rate_ht)
+    cost = F.notch_cost(gap, phi, ctx0.tax_rate_ht, ctx0.deduction, ctx0.audit, p.relabel_penalty)
+    staff_at_thr = p.st_staff_ratio * (f.rd_real + (1 - phi) * gap) / cost_fte / f.employees >= ctx0.staff_share
+    would_bunch = perform & ~meets & (gain > cost) & staff_at_thr & ip_ok
+    cand = meets | would_bunch
+    u = rng.random(n)
+    chosen, shortfall, rev_gap = select_certified(u, cand, ind, w, rev, target_ind, target_non,
+                                                  ic.hightech_revenue_tn_yuan * 1e6)
+    f.hightech |= chosen
+    bunch = would_bunch & f.hightech
+    f.buncher = bunch
+    f.rd_real = np.where(bunch, f.rd_real + (1 - phi) * gap, f.rd_real)
+    f.relabel = np.where(bunch, (thr + f.notch_margin) * rev - f.rd_real, f.relabel)
+    # the first certification years are spread over the three-year validity
+    f.ht_expiry = np.where(f.hightech, rng.integers(1, 13, n), 0).astype(np.int32)
+
+    # exact reported totals per segment: rescale non-bunching performers
+    for sg, total in seg_rd.items():
+        m = seg == sg
+        nb = m & ~bunch
+        fixed = (w[m & bunch] * (f.rd_real + f.relabel)[m & bunch]).sum()
+        free = (w[nb] * (f.rd_real + f.relabel)[nb]).sum()
+        k = (total - fixed) / free
+        f.rd_real[nb] *= k
+        f.relabel[nb] *= k
+    # relabelling ratio level so that relabelled / reported = relabel_share in aggregate
+    relab_nb = (w * f.relabel * ~bunch).sum()
+    want = relabel_share * (w * (f.rd_real + f.relabel)).sum() - (w * f.relabel * bunch).sum()
+    kpsi = want / relab_nb
+    tot_nb = f.rd_real + f.relabel
+    f.relabel = np.where(bunch, f.relabel, tot_nb * (kpsi * psi) / (1 + kpsi * psi))
+    f.rd_real = np.where(bunch, f.rd_real, tot_nb / (1 + kpsi * psi))
+    psi0 = psi_guess * kpsi
+
+    f.rd_base = f.rd_real / rev
+    f.rd_staff = f.rd_real / cost_fte
+    f.knowledge = f.rd_real / (p.knowledge_depreciation + p.nominal_growth)
+    f.knowledge0 = f.knowledge.copy()
+    f.knowledge_base = KNOWLEDGE_BASE_SHARE * rev
+    f.cash = np.maximum(0.1 * rev, 0.0)
+    # 2015 high-tech firms hold the designations first
+
+    # ---------------------------------------------------------------- technology market, PCT
+    revenue_ref = float(np.median(rev[perform]))
+    kk = f.knowledge ** p.patent_knowledge_elasticity
+    patent_rate = ic.enterprise_invention_grants / (w * kk).sum()
+    pct_base = f.knowledge * (rev / revenue_ref) ** p.pct_size_elasticity
+    pct_rate = ic.pct_applications / (w * pct_base).sum()
+    firm_part = ic.tech_contract_turnover_bn_yuan * 1e3 * (1 - ic.academic_seller_share)
+    chi = firm_part / (w * F.tech_purchases(f.rd_real, 1.0, p.tech_purchase_elasticity, f.absorptive)).sum()
+
+    # ---------------------------------------------------------------- research organisations
+    orgs = build_orgs(rng, ic, scale)
+
+    # ---------------------------------------------------------------- venture funds
+    n_fund = max(MIN_ROWS["fund"], int(round(scale * ic.vc_funds)))
+    wf = np.full(n_fund, ic.vc_funds / n_fund)
+    guided = np.zeros(n_fund, bool)
+    n_guided = max(1, int(round(n_fund * ic.guided_vc_bn_yuan / ic.vc_capital_bn_yuan)))
+    guided[:n_guided] = True
+    cap_total = ic.vc_capital_bn_yuan * 1e3
+    cap = np.where(guided, ic.guided_vc_bn_yuan * 1e3 / wf[guided].sum(),
+                   (cap_total - ic.guided_vc_bn_yuan * 1e3) / wf[~guided].sum())
+    funds = VCFundState(weight=wf, guided=guided, capital=cap * 0.6, invested=cap * 0.4,
+                        returned=np.zeros(n_fund), written_off=np.zeros(n_fund), deals=np.zeros(n_fund))
+    st = seg == F.STARTUP
+    backed = st & (rng.random(n) < 0.2)
+    f.vc_backed = backed
+    f.vc_fund = np.where(backed, rng.integers(0, n_fund, n), -1).astype(np.int32)
+    f.vc_invested = np.where(backed, p.vc_round_m_yuan, 0.0)
+
+    cal = Calibration(
+        psi0=psi0, tax_saving_ref=tax_saving_ref, patent_rate=patent_rate, pct_rate=pct_rate, chi=chi,
+        revenue_ref=revenue_ref, cost_fte=cost_fte, private_vc_inflow=p.vc_investment_rate * cap_total * 0.6,
+        hightech_shortfall=shortfall, hightech_revenue_shortfall=rev_gap, startup_weight=float(parts["startup"][1].mean()), pareto_alpha=alpha,
+    )
+    ctx = firm_tax_context(f, levers, 2015, p)
+    uc0 = F.user_cost(ctx.tax_rate, ctx.deduction, ctx.deduction_value)
+    return f, orgs, funds, cal, uc0
+
+
+def build_orgs(rng, ic: InitialConditions, scale: float) -> ResearchOrgState:
+    """Universities and institutes with the 2015 R&D and researcher totals."""
+    n_u = max(MIN_ROWS["org"], int(round(scale * ic.universities)))
+    n_i = max(MIN_ROWS["org"], int(round(scale * ic.institutes)))
+    kind = np.concatenate([np.full(n_u, UNIVERSITY, np.int8), np.full(n_i, INSTITUTE, np.int8)])
+    w = np.concatenate([np.full(n_u, ic.universities / n_u), np.full(n_i, ic.institutes / n_i)])
+    size = np.exp(1.0 * rng.standard_normal(n_u + n_i))
+    acad_fte = ic.rd_personnel_fte_m * 1e6 * (1 - ic.enterprise_rd_personnel_share)
+    res_tot = {UNIVERSITY: acad_fte * ic.university_researcher_share_of_academia,
+               INSTITUTE: acad_fte * (1 - ic.university_researcher_share_of_academia)}
+    rd_tot = {UNIVERSITY: ic.university_rd_bn_yuan * 1e3, INSTITUTE: ic.institute_rd_bn_yuan * 1e3}
+    researchers = np.zeros(n_u + n_i)
+    rd = np.zeros(n_u + n_i)
+    for k in (UNIVERSITY, INSTITUTE):
+        m = kind == k
+        researchers[m] = size[m] * res_tot[k] / (w[m] * size[m]).sum()
+        rd[m] = size[m] * rd_tot[k] / (w[m] * size[m]).sum()
+    stock = rd / 0.15
+    acad_sales = ic.tech_contract_turnover_bn_yuan * 1e3 * ic.academic_seller_share
+    sales = stock * acad_sales / (w * stock).sum()
+    return ResearchOrgState(weight=w, kind=kind, researchers=researchers, rd=rd, tech_stock=stock,
+                            tech_stock0=stock.copy(), sales=sales, spinoffs=np.zeros(n_u + n_i))

@@ -1,0 +1,554 @@
+"""The innovation-system model: 2015 state, quarterly step to 2020, annual indicators.
+
+``InnovationModel.step()`` is the flat schedule of the ODD's process overview. Each phase
+computes with the pure rules of ``sim/agents/*`` on whole arrays and writes the result
+into the state. One seed drives one ``numpy.random.Generator`` (``self.rng``).
+"""
+from __future__ import annotations
+
+import math
+
+import mesa
+import numpy as np
+
+from sim.agents import firms as F
+from sim.agents.academia import ResearchOrgAgent, academic_sales, researcher_flows
+from sim.agents.government import GovernmentAgent
+from sim.agents.vc import VCFundAgent, exit_proceeds, guided_capital, screening_signal
+from sim.indicators import Recorder
+from sim.initial_state import KNOWLEDGE_BASE_SHARE, build_world, empty_firms
+from sim.policy_context import firm_tax_context
+from sim.scenario import Scenario
+
+DT = 0.25
+START_YEAR, END_YEAR = 2015, 2020
+STEPS = (END_YEAR - START_YEAR) * 4
+
+
+class InnovationModel(mesa.Model):
+    """China's technology-innovation system, 2015 → 2020, one quarter per step."""
+
+    def __init__(self, scenario: Scenario | None = None, seed: int = 0, scale: float | None = None):
+        super().__init__(rng=np.random.default_rng(seed))
+        self.scenario = scenario if scenario is not None else Scenario(name="default")
+        self.seed = seed
+        self.scale = float(scale if scale is not None else self.scenario.run.scale)
+        self.p = self.scenario.parameters
+        self.ic = self.scenario.initial
+        self.levers = self.scenario.levers
+        self.quarter = 0
+        (self.firms, self.orgs, self.funds, self.cal, self.uc0) = build_world(
+            self.rng, self.p, self.ic, self.levers, self.scale)
+        self.government = GovernmentAgent(self)
+        self.researcher_ledger = {"hired": 0.0, "entered": 0.0, "retired": 0.0, "laid_off": 0.0}
+        self.clusters: list[np.ndarray] = []
+        self._views: dict[tuple[str, int], mesa.Agent] = {}
+        self._init_designations()
+        self.recorder = Recorder(self)
+        self.recorder.record_initial()
+
+    # ------------------------------------------------------------------ schedule
+    @property
+    def year(self) -> int:
+        """Calendar year of the quarter being simulated (2016 for steps 1-4)."""
+        return START_YEAR + (self.quarter + 3) // 4 if self.quarter else START_YEAR
+
+    def step(self) -> None:
+        """One quarter. Phases in order (docs/ODD.md, process overview)."""
+        self.quarter += 1
+        self.ctx = firm_tax_context(self.firms, self.levers, self.year, self.p)
+        self._births: list[F.FirmState] = []
+        # firms set R&D budgets and report them
+        self.decide_rd()
+        self.report_rd()
+        self.certify_hightech()
+        # innovation and intellectual property
+        self.innovate()
+        self.patent()
+        # markets: technology, talent, venture finance
+        self.trade_technology()
+        self.move_researchers()
+        self.spin_off()
+        self.finance_ventures()
+        # growth, taxes, demography
+        self.grow_revenue()
+        self.collect_taxes()
+        self.exit_and_enter()
+        # government programmes and the annual record
+        if self.quarter % 4 == 0:
+            self.designate()
+        self.recorder.accumulate_quarter()
+        if self.quarter % 4 == 0:
+            self.recorder.close_year(self.year)
+
+    def run_model(self) -> None:
+        while self.quarter < STEPS:
+            self.step()
+
+    # ------------------------------------------------------------------ phases
+    def decide_rd(self) -> None:
+        """Desired real R&D from the user cost, support and the notch; partial adjustment."""
+        f, p, c, lv = self.firms, self.p, self.ctx, self.levers
+        uc = F.user_cost(c.tax_rate, c.deduction, c.deduction_value)
+        ad = lv.accelerated_depreciation
+        uc = uc * (1.0 - ad.equipment_share.at(self.year) * c.tax_rate * c.deduction_value * ad.pv_gain.at(self.year))
+        support = (np.where(f.designations & F.LEADING, lv.programmes.leading_support.at(self.year), 0.0)
+                   + np.where(f.ownership == F.STATE, lv.soe_assessment.rd_weight.at(self.year), 0.0)
+                   + np.where(f.vc_backed, p.vc_growth_boost, 0.0))
+        s_star = F.desired_rd_intensity(f.rd_base, uc, self.uc0, p.rd_user_cost_elasticity, support)
+        # the notch: firms below their threshold top up when the tax cut is worth it
+        psi = self._relabel_ratio()
+        rep = s_star * (1.0 + psi) * f.revenue
+        thr = c.threshold
+        gap = np.maximum((thr + f.notch_margin) * f.revenue - rep, 0.0)
+        phi = self._notch_relabel_fraction()
+        gain = F.notch_gain(f.margin * f.revenue, c.tax_rate_std, c.tax_rate_ht)
+        cost = F.notch_cost(gap, phi, c.tax_rate_ht, c.deduction, c.audit, p.relabel_penalty)
+        ip_ok = f.core_ip | (f.patents > 0) | (c.ip_required < 0.5)
+        f.buncher = f.alive & (f.rd_real > 0) & (gap > 0) & (gain > cost) & ip_ok
+        s_star = s_star + np.where(f.buncher, (1.0 - phi) * gap / f.revenue, 0.0)
+        f.rd_real = np.where(f.alive, F.partial_adjustment(f.rd_real, s_star * f.revenue, p.rd_adjustment_speed), 0.0)
+
+    def report_rd(self) -> None:
+        """Reported R&D = real + relabelled; bunchers report at their threshold; audits."""
+        f, c, p = self.firms, self.ctx, self.p
+        relabel = self._relabel_ratio() * f.rd_real
+        target = (c.threshold + f.notch_margin) * f.revenue
+        f.relabel = np.where(f.buncher, np.maximum(relabel, target - f.rd_real), relabel)
+        f.relabel = np.where(f.alive, f.relabel, 0.0)
+        audited = f.hightech & (self.rng.random(f.n) < c.audit * DT)
+        caught = audited & (f.rd_real < c.threshold * f.revenue)
+        if caught.any():
+            saved = (c.tax_rate_std - c.tax_rate_ht) * np.maximum(f.margin * f.revenue, 0.0)
+            self.government.book("audit_recoveries", float((f.weight * saved * p.relabel_penalty * caught).sum()) / 1e3)
+            f.hightech &= ~caught
+            f.buncher &= ~caught
+            f.relabel = np.where(caught, relabel, f.relabel)
+
+    def certify_hightech(self) -> None:
+        """Expiry and renewal of certificates; eligible firms apply at ``hightech_apply_rate``."""
+        f, c, p = self.firms, self.ctx, self.p
+        rep = f.rd_real + f.relabel
+        staff_ok = p.st_staff_ratio * f.rd_staff / f.employees >= c.staff_share
+        ip_ok = f.core_ip | (f.patents > 0) | (c.ip_required < 0.5)
+        meets = f.alive & (rep >= c.threshold * f.revenue) & staff_ok & ip_ok
+        expired = f.hightech & (f.ht_expiry <= self.quarter)
+        renew = expired & meets
+        f.hightech &= ~(expired & ~meets)
+        apply = ~f.hightech & meets & (self.rng.random(f.n) < p.hightech_apply_rate)
+        f.hightech |= apply
+        validity = int(round(c.validity_years * 4))
+        f.ht_expiry = np.where(renew | apply, self.quarter + validity, f.ht_expiry)
+
+    def innovate(self) -> None:
+        """Knowledge accumulation; innovation and imitation draws; productivity."""
+        f, p, lv, yr = self.firms, self.p, self.levers, self.year
+        f.knowledge = F.knowledge_update(f.knowledge, f.rd_real, p.knowledge_depreciation)
+        sme = f.revenue <= 200.0
+        designated = (f.designations & (F.PILOT | F.CENTRE | F.ALLIANCE | F.CLUSTER)) > 0
+        spill = p.designation_spillover * lv.programmes.spillover_scale.at(yr)
+        boost = 1.0 + f.absorptive + spill * designated + 0.5 * lv.instrument_sharing.open_share.at(yr) * sme
+        effort = 100.0 * f.rd_real / f.revenue * boost
+        n = f.n
+        success = f.alive & (self.rng.random(n) < F.innovation_probability(effort, p.innovation_zeta))
+        draws = self.rng.beta(p.innovation_beta_shape, p.innovation_beta_shape, n)
+        f.tech_level = np.where(success, f.tech_level * F.innovation_step(draws, p.innovation_step_low,
+                                                                          p.innovation_step_high), f.tech_level)
+        # imitation: absorptive capacity from own R&D, academic researchers, commissioners
+        commissioners = lv.talent.commissioners_k.at(yr) / (self.ic.st_commissioners / 1e3)
+        capacity = np.minimum(1.0, effort / 2.0) + 0.1 * commissioners * sme + spill * designated
+        imitate = f.alive & (self.rng.random(n) < 1.0 - np.exp(-p.imitation_zeta * capacity * DT))
+        frontier = self._sector_frontier()
+        f.tech_level = np.where(imitate, F.imitation_level(f.tech_level, frontier[f.sector], p.imitation_catch_up),
+                                f.tech_level)
+        self._prod_prev = f.productivity
+        f.productivity = F.productivity(f.tech_level, f.knowledge, f.knowledge0, f.knowledge_base,
+                                        p.productivity_knowledge_elasticity)
+
+    def patent(self) -> None:
+        """Invention patent grants (Poisson in K^alpha), lapses, PCT filings."""
+        f, p, cal = self.firms, self.p, self.cal
+        lam = cal.patent_rate * f.knowledge ** p.patent_knowledge_elasticity * DT
+        grants = np.where(f.alive, self.rng.poisson(lam), 0)
+        lapses = self.rng.binomial(f.patents.astype(np.int64), p.patent_lapse_rate * DT)
+        f.patents = np.maximum(f.patents + grants - lapses, 0.0)
+        f.core_ip |= grants > 0
+        pct_lam = cal.pct_rate * f.knowledge * (f.revenue / cal.revenue_ref) ** p.pct_size_elasticity * DT
+        self.q_grants = float((f.weight * grants).sum())
+        self.q_pct = float((f.weight * np.where(f.alive, self.rng.poisson(pct_lam), 0)).sum())
+
+    def trade_technology(self) -> None:
+        """Technology contracts: firm purchases, academic sales, innovation vouchers."""
+        f, o, p, lv, yr = self.firms, self.orgs, self.p, self.levers, self.year
+        purchases = F.tech_purchases(f.rd_real, self.cal.chi, p.tech_purchase_elasticity, f.absorptive)
+        firm_part = float((f.weight * purchases * f.alive).sum())
+        demand = float((f.weight * f.rd_real).sum()) / self._firm_rd0
+        o.rd = o.rd * (1.0 + p.nominal_growth * DT)  # appropriations follow nominal growth
+        o.tech_stock = (1.0 - p.knowledge_depreciation * DT) * o.tech_stock + o.rd * DT
+        o.sales = academic_sales(o.tech_stock, o.tech_stock0, self._org_sales0, lv.talent.transfer_share.at(yr),
+                                 0.5, p.academic_transfer_elasticity, demand)
+        academic = float((o.weight * o.sales).sum())
+        vouchers = self._use_vouchers()
+        self.q_turnover = (firm_part + academic + vouchers) * DT
+
+    def move_researchers(self) -> None:
+        """Academic researchers to firms (part-time posts), hiring, retirement, entry."""
+        f, o, p, lv = self.firms, self.orgs, self.p, self.levers
+        moved, retired, entered = researcher_flows(o.researchers, p.mobility_rate, lv.talent.part_time.at(self.year),
+                                                   p.researcher_retirement_rate, p.researcher_inflow_rate)
+        o.researchers = o.researchers - moved - retired + entered
+        total_moved = float((o.weight * moved).sum())
+        rd_w = f.weight * f.rd_real * f.alive
+        per_firm = np.where(rd_w > 0, total_moved * f.rd_real / max(rd_w.sum(), 1e-12), 0.0)
+        f.rd_staff = f.rd_staff + per_firm
+        f.absorptive = (f.absorptive * (1.0 - p.knowledge_depreciation * DT)
+                        + p.mobility_absorptive_gain * per_firm / np.maximum(f.rd_staff, 1.0))
+        target = f.rd_real / self.cal.cost_fte
+        f_retired = p.researcher_retirement_rate * f.rd_staff * DT
+        f.rd_staff = f.rd_staff - f_retired
+        hired = np.maximum(target - f.rd_staff, 0.0)
+        laid_off = np.maximum(f.rd_staff - target, 0.0) * DT
+        f.rd_staff = f.rd_staff + hired - laid_off
+        led = self.researcher_ledger
+        led["hired"] += float((f.weight * hired).sum())
+        led["entered"] += float((o.weight * entered).sum())
+        led["retired"] += float((o.weight * retired).sum() + (f.weight * f_retired).sum())
+        led["laid_off"] += float((f.weight * laid_off).sum())
+
+    def spin_off(self) -> None:
+        """Academic spin-offs: researchers leave to found start-ups (leave-to-found lever)."""
+        o, p = self.orgs, self.p
+        real = p.spinoffs_per_k_researchers * float((o.weight * o.researchers).sum()) / 1e3 \
+            * self.levers.talent.leave_to_found.at(self.year) * DT
+        w_s = self.cal.startup_weight
+        k = int(self.rng.poisson(real / w_s))
+        if k == 0:
+            return
+        share = o.weight * o.researchers
+        src = self.rng.choice(o.n, size=k, p=share / share.sum())
+        team = p.spinoff_team_fte
+        take = np.zeros(o.n)
+        np.add.at(take, src, team * w_s / o.weight[src])
+        take = np.minimum(take, 0.5 * o.researchers)
+        o.researchers = o.researchers - take
+        np.add.at(o.spinoffs, src, w_s / o.weight[src])
+        moved = float((o.weight * take).sum())
+        new = self._new_startups(k, quality_shift=0.3)
+        new.rd_staff[:] = moved / (k * w_s)
+        self._births.append(new)  # rows join the arrays at the end of the quarter
+        self.q_spinoffs = getattr(self, "q_spinoffs", 0.0) + k * w_s
+
+    def finance_ventures(self) -> None:
+        """Guidance-fund capital, screening and rounds, follow-ons, exits and write-offs."""
+        f, v, p, lv, yr = self.firms, self.funds, self.p, self.levers, self.year
+        gf = lv.guidance_funds
+        commit = (gf.transformation_fund_bn_yuan.at(yr) + gf.emerging_industry_bn_yuan.at(yr)
+                  + gf.sme_fund_bn_yuan.at(yr)) * 1e3 * DT
+        new_guided = guided_capital(commit, gf.leverage_target.at(yr), gf.raised_share.at(yr),
+                                    gf.profit_concession.at(yr))
+        self.government.book("outlay_guidance", commit / 1e3)
+        gw = v.weight * v.guided
+        v.capital = v.capital + np.where(v.guided, new_guided / max(gw.sum(), 1e-12), 0.0)
+        pw = v.weight * ~v.guided
+        v.capital = v.capital + np.where(~v.guided, self.cal.private_vc_inflow * DT / max(pw.sum(), 1e-12), 0.0)
+        # new rounds
+        budget = p.vc_investment_rate * v.capital * DT
+        w_s = self.cal.startup_weight
+        per_deal = p.vc_round_m_yuan * w_s
+        cand = f.alive & (f.segment == F.STARTUP) & ~f.vc_backed & (f.vc_invested == 0)
+        signal = screening_signal(f.quality, p.vc_screening_noise, self.rng.standard_normal(f.n))
+        early = cand & (f.age <= 2.0)
+        guided_budget = float((v.weight * budget * v.guided).sum())
+        total_budget = float((v.weight * budget).sum())
+        focus = gf.stage_focus.at(yr)
+        n_early = int(guided_budget * focus / per_deal)
+        n_any = int((total_budget - guided_budget * focus) / per_deal)
+        chosen = self._top_by_signal(signal, early, n_early)
+        chosen |= self._top_by_signal(signal, cand & ~chosen, n_any)
+        if chosen.any():
+            idx = np.flatnonzero(chosen)
+            fund = self.rng.choice(v.n, size=len(idx), p=(v.weight * budget) / total_budget)
+            f.vc_backed[idx] = True
+            f.vc_fund[idx] = fund
+            f.vc_invested[idx] += p.vc_round_m_yuan
+            loan = lv.investment_loan.loan_ratio.at(yr)
+            f.cash[idx] += p.vc_round_m_yuan * (1.0 + loan)
+            spent = np.zeros(v.n)
+            np.add.at(spent, fund, per_deal / v.weight[fund])
+            v.capital = np.maximum(v.capital - spent, 0.0)
+            v.invested = v.invested + spent
+            np.add.at(v.deals, fund, 1.0)
+            self.q_vc = getattr(self, "q_vc", 0.0) + float(len(idx) * per_deal)
+        # exits and write-offs of backed start-ups
+        backed = f.alive & f.vc_backed
+        from scipy.special import ndtr
+        pq = ndtr(f.quality)
+        win = backed & (self.rng.random(f.n) < 2 * pq * p.vc_success_rate * DT)
+        lose = backed & ~win & (self.rng.random(f.n) < 2 * (1 - pq) * p.vc_failure_rate * DT)
+        if win.any() or lose.any():
+            proceeds = exit_proceeds(f.vc_invested, p.vc_exit_multiple, self.rng.standard_normal(f.n))
+            back = np.zeros(v.n)
+            cost_basis = np.zeros(v.n)
+            gone = np.zeros(v.n)
+            for m, arr, val in ((win, back, proceeds), (win, cost_basis, f.vc_invested), (lose, gone, f.vc_invested)):
+                i = np.flatnonzero(m)
+                np.add.at(arr, f.vc_fund[i], val[i] * f.weight[i] / v.weight[f.vc_fund[i]])
+            v.capital = v.capital + back
+            v.returned = v.returned + back
+            v.invested = np.maximum(v.invested - cost_basis - gone, 0.0)
+            v.written_off = v.written_off + gone
+            f.vc_backed &= ~(win | lose)
+            f.alive &= ~lose
+        # start-ups without backing fail at a base rate
+        fail = f.alive & (f.segment == F.STARTUP) & ~f.vc_backed & \
+            (self.rng.random(f.n) < p.startup_failure_rate * DT)
+        f.alive &= ~fail
+
+    def grow_revenue(self) -> None:
+        """Revenue follows demand, productivity and shocks; start-ups graduate."""
+        f, p, lv = self.firms, self.p, self.levers
+        ratio = f.productivity / np.where(self._prod_prev > 0, self._prod_prev, 1.0)
+        extra = (np.where(f.vc_backed, p.vc_growth_boost, 0.0)
+                 + np.where(f.segment == F.STARTUP, 0.1 * f.quality, 0.0)
+                 + np.where((f.revenue <= 200.0) & (f.rd_real > 0), lv.procurement.sme_demand_boost.at(self.year), 0.0))
+        shock = p.revenue_noise * math.sqrt(DT) * self.rng.standard_normal(f.n)
+        new = F.revenue_growth(f.revenue, ratio, p.nominal_growth, p.revenue_productivity_elasticity, shock, extra)
+        f.employees = f.employees * (new / f.revenue) ** 0.5
+        f.revenue = new
+        f.age = f.age + DT
+        f.margin = f.margin + 0.05 * (self.ic.industrial_profit_margin - f.margin) \
+            + 0.005 * self.rng.standard_normal(f.n)
+        grad = f.alive & (f.segment == F.STARTUP) & (f.revenue >= p.startup_graduation_revenue_m_yuan)
+        f.segment = np.where(grad, F.SERVICE, f.segment).astype(np.int8)
+
+    def collect_taxes(self) -> None:
+        """Corporate income tax with the super-deduction and the high-tech rate; tax expenditures."""
+        f, c = self.firms, self.ctx
+        extra_rd = np.maximum(f.rd_real - f.rd_base * f.revenue, 0.0)
+        profit = f.margin * f.revenue - extra_rd
+        rep = f.rd_real + f.relabel
+        tax, _, f.loss_cf = F.corporate_tax(profit, rep, c.deduction, c.tax_rate, f.loss_cf)
+        no_ded, _, _ = F.corporate_tax(profit, rep, 0.0, c.tax_rate, f.loss_cf)
+        std_rate, _, _ = F.corporate_tax(profit, rep, c.deduction, c.tax_rate_std, f.loss_cf)
+        w = f.weight * f.alive * DT / 1e3
+        g = self.government
+        g.book("tax_revenue", float((w * tax).sum()))
+        g.book("tax_exp_deduction", float((w * (no_ded - tax)).sum()))
+        g.book("tax_exp_hightech", float((w * (std_rate - tax) * f.hightech).sum()))
+        f.cash = np.maximum(f.cash + (profit - tax) * DT * 0.1, 0.0)
+
+    def exit_and_enter(self) -> None:
+        """Loss-making established firms exit; as many enter; new start-ups are founded."""
+        f, p = self.firms, self.p
+        est = f.alive & (f.segment != F.STARTUP)
+        size = np.minimum(1.0, (self.ic.min_industrial_revenue_m_yuan / f.revenue) ** 0.5)
+        exits = est & (f.margin < 0) & (self.rng.random(f.n) < p.firm_exit_rate * size * DT)
+        f.alive &= ~exits
+        if exits.any():
+            self._births.append(self._entrants(np.flatnonzero(exits)))
+        k = int(self.rng.poisson(p.startup_entry * DT / self.cal.startup_weight))
+        if k:
+            self._births.append(self._new_startups(k, quality_shift=0.0))
+        for new in self._births:
+            f.append(new)
+        self._births = []
+
+    def designate(self) -> None:
+        """Year-end designations by the programme rules (quotas, ranked by real R&D)."""
+        f, lv, yr, g, p = self.firms, self.levers.programmes, self.year, self.government, self.p
+        alive = f.alive & (f.segment != F.STARTUP)
+        intensity = f.rd_real / f.revenue
+        g.pilot_firms += self._designate(alive & (intensity >= lv.pilot_min_intensity.at(yr)), F.PILOT,
+                                         lv.pilot_quota.at(yr))
+        g.leading_firms += self._designate(alive & ((f.designations & F.PILOT) > 0), F.LEADING,
+                                           lv.leading_quota.at(yr))
+        hosts = alive & (f.rd_real >= p.centre_host_rd_bn_yuan * 1e3)
+        g.centres += self._designate(hosts, F.CENTRE, lv.centre_quota.at(yr))
+        # alliances: each needs alliance_firms R&D performers not yet in an alliance
+        free = alive & (f.rd_real > 0) & ((f.designations & F.ALLIANCE) == 0)
+        possible = math.floor(float((f.weight * free).sum()) / p.alliance_firms)
+        new_alliances = min(lv.alliance_quota.at(yr), possible)
+        if new_alliances > 0:
+            self._designate(free, F.ALLIANCE, new_alliances * p.alliance_firms)
+            g.alliances += new_alliances
+        # clusters: each forms from cluster_min_hightech certified firms outside clusters
+        free = alive & f.hightech & (f.cluster_id < 0)
+        possible = math.floor(float((f.weight * free).sum()) / p.cluster_min_hightech)
+        for _ in range(int(min(lv.cluster_quota.at(yr), possible))):
+            self._form_cluster(free)
+            free = alive & f.hightech & (f.cluster_id < 0)
+            g.clusters += 1
+
+    # ------------------------------------------------------------------ helpers
+    def _relabel_ratio(self) -> np.ndarray:
+        c = self.ctx
+        return F.relabel_ratio(c.tax_saving, self.cal.tax_saving_ref, self.cal.psi0,
+                               self.p.relabel_incentive_elasticity, c.audit, self._audit0)
+
+    def _notch_relabel_fraction(self) -> float:
+        return min(1.0, self.p.notch_relabel_fraction * (1.0 - self.ctx.audit) / (1.0 - self._audit0))
+
+    def _sector_frontier(self) -> np.ndarray:
+        """Sector frontier: weighted mean + 1.28 sd of technology level (about the 90th pct)."""
+        f = self.firms
+        w = f.weight * f.alive
+        sw = np.bincount(f.sector, w, F.N_SECTORS)
+        m = np.bincount(f.sector, w * f.tech_level, F.N_SECTORS) / np.maximum(sw, 1e-12)
+        v = np.bincount(f.sector, w * f.tech_level**2, F.N_SECTORS) / np.maximum(sw, 1e-12) - m**2
+        return m + 1.28 * np.sqrt(np.maximum(v, 0.0))
+
+    def _top_by_signal(self, signal, eligible, k) -> np.ndarray:
+        out = np.zeros(len(signal), bool)
+        idx = np.flatnonzero(eligible)
+        if k <= 0 or len(idx) == 0:
+            return out
+        if k >= len(idx):
+            out[idx] = True
+            return out
+        top = idx[np.argpartition(-signal[idx], k - 1)[:k]]
+        out[top] = True
+        return out
+
+    def _designate(self, eligible, bit, quota) -> float:
+        """Designate up to ``quota`` real firms, largest real R&D first; returns the count."""
+        f = self.firms
+        cand = np.flatnonzero(eligible & ((f.designations & bit) == 0))
+        if quota <= 0 or len(cand) == 0:
+            return 0.0
+        order = cand[np.argsort(-f.rd_real[cand], kind="stable")]
+        cum = np.cumsum(f.weight[order])
+        n_full = int(np.searchsorted(cum, quota + 1e-9, side="right"))
+        take = list(order[:n_full])
+        left = quota - (cum[n_full - 1] if n_full else 0.0)
+        # a row standing for more firms than the quota left is designated with probability left / weight
+        if n_full < len(order) and left > 0 and self.rng.random() < left / f.weight[order[n_full]]:
+            take.append(order[n_full])
+        take = np.asarray(take, dtype=np.int64)
+        f.designations[take] |= bit
+        return float(f.weight[take].sum())
+
+    def _form_cluster(self, free) -> None:
+        f = self.firms
+        idx = np.flatnonzero(free)
+        order = idx[np.argsort(-f.rd_real[idx], kind="stable")]
+        sector = f.sector[order[0]]
+        members = order[f.sector[order] == sector]
+        if f.weight[members].sum() < self.p.cluster_min_hightech:
+            members = order
+        cum = np.cumsum(f.weight[members])
+        members = members[: int(np.searchsorted(cum, self.p.cluster_min_hightech)) + 1]
+        f.cluster_id[members] = len(self.clusters)
+        f.designations[members] |= F.CLUSTER
+        self.clusters.append(members)
+
+    def _use_vouchers(self) -> float:
+        """Vouchers buy academic services for SMEs; non-performers start R&D. Returns turnover."""
+        vo, yr = self.levers.vouchers, self.year
+        budget = vo.budget_bn_yuan.at(yr) * 1e3
+        if budget <= 0:
+            return 0.0
+        f = self.firms
+        self.government.book("outlay_vouchers", budget * DT / 1e3)
+        per = vo.voucher_m_yuan.at(yr)
+        n_real = budget * DT / per
+        sme = np.flatnonzero(f.alive & (f.revenue <= 200.0) & (f.segment != F.STARTUP))
+        if len(sme) == 0:
+            return budget / (1.0 - vo.cofinance_share.at(yr))
+        share = min(1.0, n_real / float(f.weight[sme].sum()))
+        got = sme[self.rng.random(len(sme)) < share]
+        start = got[f.rd_base[got] == 0]
+        f.rd_base[start] = 0.005
+        f.claims[start] = self.rng.random(len(start)) < self.p.deduction_takeup
+        return budget / (1.0 - vo.cofinance_share.at(yr))
+
+    def _new_startups(self, k: int, quality_shift: float) -> F.FirmState:
+        new = empty_firms(k)
+        w_s = self.cal.startup_weight
+        new.weight[:] = w_s
+        new.segment[:] = F.STARTUP
+        new.sector[:] = self.rng.integers(0, F.N_SECTORS, k)
+        new.ownership[:] = F.PRIVATE
+        new.revenue[:] = 0.5 * np.exp(0.5 * self.rng.standard_normal(k))
+        new.employees[:] = 5.0
+        new.margin[:] = -0.05
+        new.rd_base[:] = 0.2
+        new.rd_real[:] = 0.2 * new.revenue
+        new.knowledge[:] = new.rd_real / (self.p.knowledge_depreciation + self.p.nominal_growth)
+        new.knowledge0[:] = new.knowledge
+        new.knowledge_base[:] = KNOWLEDGE_BASE_SHARE * new.revenue
+        new.rd_staff[:] = new.rd_real / self.cal.cost_fte
+        new.claims[:] = self.rng.random(k) < self.p.deduction_takeup
+        new.quality[:] = self.rng.standard_normal(k) + quality_shift
+        new.ht_expiry[:] = 0
+        self.uc0 = np.concatenate([self.uc0, self._uc_2015(new)])
+        return new
+
+    def _entrants(self, rows: np.ndarray) -> F.FirmState:
+        """Entrants replace exiting established firms with new small firms of the same weight."""
+        k = len(rows)
+        new = empty_firms(k)
+        f = self.firms
+        new.weight[:] = f.weight[rows]
+        new.segment[:] = f.segment[rows]
+        new.sector[:] = self.rng.integers(0, F.N_SECTORS, k)
+        new.ownership[:] = F.PRIVATE
+        new.revenue[:] = self.ic.min_industrial_revenue_m_yuan * (1.0 + self.rng.exponential(0.5, k))
+        new.employees[:] = new.revenue / (self.ic.industrial_revenue_tn_yuan / self.ic.industrial_employees_m)
+        new.margin[:] = self.ic.industrial_profit_margin
+        perform = self.rng.random(k) < self.ic.industrial_rd_performer_share
+        new.rd_base[:] = np.where(perform, 0.02, 0.0)
+        new.rd_real[:] = new.rd_base * new.revenue
+        new.knowledge[:] = new.rd_real / (self.p.knowledge_depreciation + self.p.nominal_growth)
+        new.knowledge0[:] = new.knowledge
+        new.knowledge_base[:] = KNOWLEDGE_BASE_SHARE * new.revenue
+        new.rd_staff[:] = new.rd_real / self.cal.cost_fte
+        new.claims[:] = perform & (self.rng.random(k) < self.p.deduction_takeup)
+        new.notch_margin[:] = self.rng.uniform(0, self.p.notch_margin, k)
+        self.uc0 = np.concatenate([self.uc0, self._uc_2015(new)])
+        return new
+
+    def _uc_2015(self, new: F.FirmState) -> np.ndarray:
+        ctx = firm_tax_context(new, self.levers, START_YEAR, self.p)
+        return F.user_cost(ctx.tax_rate, ctx.deduction, ctx.deduction_value)
+
+    def _init_designations(self) -> None:
+        f, ic, g = self.firms, self.ic, self.government
+        self._audit0 = self.levers.hightech.audit_intensity.at(START_YEAR)
+        self._firm_rd0 = float((f.weight * f.rd_real).sum())
+        self._org_sales0 = self.orgs.sales.copy()
+        self._prod_prev = f.productivity.copy()
+        g.pilot_firms = self._designate(f.alive & (f.rd_real > 0) & (f.segment != F.STARTUP), F.PILOT, ic.pilot_firms)
+        g.centres = float(ic.innovation_centres)
+        n_members = ic.alliances * self.p.alliance_firms
+        free = f.alive & (f.rd_real > 0)
+        self._designate(free, F.ALLIANCE, n_members)
+        g.alliances = float(ic.alliances)
+        for _ in range(ic.clusters):
+            free = f.alive & f.hightech & (f.cluster_id < 0)
+            if (f.weight * free).sum() < self.p.cluster_min_hightech:
+                break
+            self._form_cluster(free)
+        g.clusters = float(len(self.clusters))
+        for name in ("q_spinoffs", "q_vc", "q_grants", "q_pct", "q_turnover"):
+            setattr(self, name, 0.0)
+
+    # ------------------------------------------------------------------ inspection
+    def firm(self, row: int) -> F.FirmAgent:
+        """The Mesa agent for firm ``row`` (created on first use)."""
+        return self._view("firm", row, F.FirmAgent)
+
+    def firm_agents(self, alive_only: bool = True) -> mesa.agent.AgentSet:
+        rows = np.flatnonzero(self.firms.alive) if alive_only else range(self.firms.n)
+        return mesa.agent.AgentSet([self.firm(int(r)) for r in rows], random=self.random)
+
+    def org(self, row: int) -> ResearchOrgAgent:
+        return self._view("org", row, ResearchOrgAgent)
+
+    def fund(self, row: int) -> VCFundAgent:
+        return self._view("fund", row, VCFundAgent)
+
+    def _view(self, kind, row, cls):
+        key = (kind, row)
+        if key not in self._views:
+            self._views[key] = cls(self, row)
+        return self._views[key]

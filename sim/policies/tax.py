@@ -1,0 +1,72 @@
+"""Tax levers: R&D super-deduction, high-tech certification, accelerated depreciation.
+
+All three act on the firm's user cost of R&D and its tax bill; the model reads them in
+the ``decide_rd`` and ``collect_taxes`` phases (and ``certify_hightech`` for the
+certification rules).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.policies.schedule import Lever, Schedule, lever_field
+
+
+@dataclass(frozen=True)
+class SuperDeduction(Lever):
+    """研发费用加计扣除: extra deduction of reported R&D from taxable income.
+
+    Defaults are the 2015 rule (BRIEF §3): 50% for every eligible firm.
+    """
+
+    name = "super_deduction"
+    applied_at = "decide_rd, collect_taxes"
+    mechanism = ("extra deduction d lowers the user cost (1 - tau(1+d))/(1 - tau) of firms "
+                 "with taxable profit (loss-makers value it at loss_deduction_value)")
+
+    rate_all: Schedule = lever_field(0.5, "share of reported R&D", "extra deduction for every claiming firm", 0.0, 3.0)
+    rate_tech_sme: Schedule = lever_field(0.5, "share of reported R&D",
+                                          "extra deduction for technology-based SMEs (<=500 staff, revenue <=200m yuan)", 0.0, 3.0)
+    rate_manufacturing: Schedule = lever_field(0.5, "share of reported R&D", "extra deduction for industrial firms", 0.0, 3.0)
+
+
+@dataclass(frozen=True)
+class HighTechCertification(Lever):
+    """高新技术企业认定 (InnoCom): 15% tax for firms meeting R&D-intensity, staff and IP tests.
+
+    Defaults are the 2008 rules in force in 2015 (BRIEF §3): 6%/4%/3% by revenue band,
+    30% S&T staff, core IP required, three-year validity.
+    """
+
+    name = "hightech"
+    applied_at = "certify_hightech, decide_rd (notch), report_rd (audit), collect_taxes"
+    mechanism = ("firms meeting the thresholds pay tax_rate instead of standard_tax_rate; "
+                 "firms just below a threshold bunch, partly by relabelling costs; audits "
+                 "deter relabelling")
+
+    standard_tax_rate: Schedule = lever_field(0.25, "share of taxable profit", "corporate income tax rate", 0.0, 1.0)
+    tax_rate: Schedule = lever_field(0.15, "share of taxable profit", "tax rate of certified firms", 0.0, 1.0)
+    threshold_small: Schedule = lever_field(0.06, "reported R&D / revenue", "intensity test, revenue < band_small", 0.0, 1.0)
+    threshold_medium: Schedule = lever_field(0.04, "reported R&D / revenue", "intensity test, band_small..band_large", 0.0, 1.0)
+    threshold_large: Schedule = lever_field(0.03, "reported R&D / revenue", "intensity test, revenue > band_large", 0.0, 1.0)
+    band_small_m_yuan: Schedule = lever_field(50.0, "million yuan revenue", "upper edge of the small band", 0.0, 1e6)
+    band_large_m_yuan: Schedule = lever_field(200.0, "million yuan revenue", "lower edge of the large band", 0.0, 1e6)
+    staff_share: Schedule = lever_field(0.30, "S&T staff / employees", "staff test", 0.0, 1.0)
+    ip_required: Schedule = lever_field(1.0, "0 or 1", "whether core IP is required", 0.0, 1.0)
+    validity_years: Schedule = lever_field(3.0, "years", "validity of a certificate", 1.0, 10.0)
+    audit_intensity: Schedule = lever_field(0.05, "probability per year", "share of certified firms audited", 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class AcceleratedDepreciation(Lever):
+    """加速折旧 of R&D equipment: earlier deductions lower the user cost of the equipment part.
+
+    Neutral default 0: the 2015 treatment is already in the calibrated user cost.
+    """
+
+    name = "accelerated_depreciation"
+    applied_at = "decide_rd"
+    mechanism = "user cost multiplied by (1 - equipment_share * tau * pv_gain) for firms with taxable profit"
+
+    equipment_share: Schedule = lever_field(0.2, "share of R&D spent on equipment", "base the rule applies to", 0.0, 1.0)
+    pv_gain: Schedule = lever_field(0.0, "present value per yuan of equipment, beyond 2015 rules",
+                                    "gain from depreciating faster", 0.0, 1.0)

@@ -1,0 +1,277 @@
+"""Scenario files: levers, uncertainties, parameter and initial-value overrides.
+
+A scenario is a TOML file::
+
+    [scenario]
+    name = "policy_2016_2020"           # required
+    description = "..."                 # optional
+    extends = "baseline.toml"           # optional, relative to this file
+
+    [levers.super_deduction]            # lever tables: see `innosim levers`
+    rate_tech_sme = {2017 = 0.75}
+
+    [parameters]                        # behavioural overrides (sim/data/parameters.toml keys)
+    nominal_growth = 0.04
+
+    [initial]                           # 2015-state overrides (sim/data/initial_2015.toml keys)
+    hightech_revenue_tn_yuan = 21.0
+
+    [uncertainties]                     # factors experiments sweep: dotted key -> [low, high]
+    "parameters.rd_user_cost_elasticity" = [0.86, 1.29]
+    "initial.hightech_revenue_tn_yuan" = "data"    # take the range from sim/data
+    "levers.guidance_funds.raised_share" = [0.26, 0.6]
+
+    [run]                               # defaults for `innosim run`
+    replications = 20
+    scale = 0.01
+    seed = 20151231
+
+An extending scenario starts from its parent and overrides single keys (tables merge
+key by key; uncertainties and run settings merge too). Every error is a one-line
+:class:`ScenarioError` naming the file and the key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from sim.params import DataError, InitialConditions, Parameters, build, data_entries
+from sim.policies import LEVER_CLASSES, LeverError, Levers
+
+TOP_KEYS = {"scenario", "levers", "parameters", "initial", "uncertainties", "run"}
+RUN_KEYS = {"replications": int, "scale": float, "seed": int}
+MAX_SCALE = 1.0
+MIN_SCALE = 1e-4
+
+
+class ScenarioError(ValueError):
+    """A scenario or option that cannot be used. The message is one line."""
+
+
+@dataclass(frozen=True)
+class Uncertainty:
+    """A factor: a dotted key with the range experiments sweep."""
+
+    name: str
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    replications: int = 20
+    scale: float = 0.01
+    seed: int = 20151231
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Everything one model run needs, besides its seed and scale."""
+
+    name: str
+    description: str = ""
+    path: str | None = None
+    levers: Levers = field(default_factory=Levers)
+    parameters: Parameters = field(default_factory=lambda: build(Parameters))
+    initial: InitialConditions = field(default_factory=lambda: build(InitialConditions))
+    uncertainties: tuple[Uncertainty, ...] = ()
+    run: RunSettings = field(default_factory=RunSettings)
+
+    # -- factors ---------------------------------------------------------------------
+    def value_of(self, key: str) -> float:
+        """Current value of a dotted factor key (levers: the 2020 value)."""
+        section, rest = _split_key(key, self.path)
+        if section == "parameters":
+            return getattr(self.parameters, rest)
+        if section == "initial":
+            return getattr(self.initial, rest)
+        lever, fld = rest.split(".")
+        return getattr(getattr(self.levers, lever), fld).at(2020)
+
+    def with_values(self, values: Mapping[str, float]) -> "Scenario":
+        """Copy with factor values set. Lever factors become constants over 2016–2020."""
+        where = f"{self.path or self.name}: "
+        params, initial, levers = {}, {}, self.levers
+        ranges = {u.name: u for u in self.uncertainties}
+        for key, value in values.items():
+            section, rest = _split_key(key, self.path)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ScenarioError(f"{where}factor {key}: expected a finite number, got {value!r}")
+            u = ranges.get(key)
+            if u is not None and not (u.low - 1e-12 * max(1, abs(u.low)) <= value <= u.high + 1e-12 * max(1, abs(u.high))):
+                raise ScenarioError(f"{where}factor {key}: {value:g} is outside its range [{u.low:g}, {u.high:g}]")
+            if section == "parameters":
+                params[rest] = value
+            elif section == "initial":
+                initial[rest] = value
+            else:
+                lever, fld = rest.split(".")
+                try:
+                    levers = levers.with_value(lever, fld, value)
+                except LeverError as exc:
+                    raise ScenarioError(f"{where}{exc}") from None
+        try:
+            p = build(Parameters, {**dataclasses.asdict(self.parameters), **params}, where) if params else self.parameters
+            i = build(InitialConditions, {**dataclasses.asdict(self.initial), **initial}, where) if initial else self.initial
+        except DataError as exc:
+            raise ScenarioError(str(exc)) from None
+        return dataclasses.replace(self, parameters=p, initial=i, levers=levers)
+
+    def canonical(self) -> dict[str, Any]:
+        """Plain-data form of everything that affects results (for hashing and provenance)."""
+        d = dataclasses.asdict(self)
+        d.pop("path")
+        d.pop("description")
+        d.pop("run")
+        return d
+
+    def digest(self) -> str:
+        blob = json.dumps(self.canonical(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+def _split_key(key: str, path: str | None) -> tuple[str, str]:
+    where = f"{path}: " if path else ""
+    if not isinstance(key, str):
+        raise ScenarioError(f"{where}factor {key!r}: keys are dotted strings")
+    section, _, rest = key.partition(".")
+    if section == "parameters" and rest in data_entries(Parameters):
+        return section, rest
+    if section == "initial" and rest in data_entries(InitialConditions):
+        return section, rest
+    if section == "levers":
+        lever, _, fld = rest.partition(".")
+        cls = LEVER_CLASSES.get(lever)
+        if cls is not None and fld in {f.name for f in cls.field_specs()}:
+            return section, rest
+    raise ScenarioError(
+        f"{where}unknown factor {key!r}; use parameters.KEY, initial.KEY or levers.LEVER.FIELD "
+        "(see `innosim levers` and sim/data/)"
+    )
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+
+def _read_raw(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    """Read a scenario and everything it extends, merged (child wins)."""
+    if path in chain:
+        cycle = " -> ".join(p.name for p in (*chain, path))
+        raise ScenarioError(f"{chain[0]}: scenario extends itself through a cycle: {cycle}")
+    if not path.is_file():
+        if chain:
+            raise ScenarioError(f"{chain[-1]}: scenario.extends names a missing file {path}")
+        raise ScenarioError(f"{path}: no such scenario file")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    except (UnicodeDecodeError, OSError) as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc}") from None
+    unknown = sorted(set(raw) - TOP_KEYS)
+    if unknown:
+        raise ScenarioError(f"{path}: unknown section [{unknown[0]}]; allowed: {', '.join(sorted(TOP_KEYS))}")
+    for k in TOP_KEYS & set(raw):
+        if not isinstance(raw[k], dict):
+            raise ScenarioError(f"{path}: [{k}] must be a table")
+    meta = raw.get("scenario")
+    if meta is None:
+        raise ScenarioError(f"{path}: missing section [scenario] (needs at least name = \"...\")")
+    unknown = sorted(set(meta) - {"name", "description", "extends"})
+    if unknown:
+        raise ScenarioError(f"{path}: unknown key scenario.{unknown[0]}; allowed: name, description, extends")
+    if "name" not in meta or not isinstance(meta["name"], str) or not meta["name"].strip():
+        raise ScenarioError(f"{path}: scenario.name is missing or not a non-empty string")
+    if "description" in meta and not isinstance(meta["description"], str):
+        raise ScenarioError(f"{path}: scenario.description must be a string")
+    if "extends" in meta:
+        if not isinstance(meta["extends"], str):
+            raise ScenarioError(f"{path}: scenario.extends must be a file name (string)")
+        parent = _read_raw((path.parent / meta["extends"]).resolve(), (*chain, path))
+        parent["scenario"].pop("description", None)
+        raw = _merge(parent, raw)
+        raw["scenario"].pop("extends", None)
+    return raw
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read, merge and validate a scenario file."""
+    path = Path(path)
+    raw = _read_raw(path.resolve(), ())
+    return scenario_from_dict(raw, str(path))
+
+
+def scenario_from_dict(raw: dict[str, Any], where: str = "<scenario>") -> Scenario:
+    """Validate a merged scenario mapping (as read from TOML) into a :class:`Scenario`."""
+    meta = raw.get("scenario", {})
+    try:
+        levers = Levers().updated(raw.get("levers", {}), "levers")
+        params = build(Parameters, raw.get("parameters", {}))
+        initial = build(InitialConditions, raw.get("initial", {}))
+    except (LeverError, DataError) as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+    run = raw.get("run", {})
+    unknown = sorted(set(run) - set(RUN_KEYS))
+    if unknown:
+        raise ScenarioError(f"{where}: unknown key run.{unknown[0]}; allowed: {', '.join(RUN_KEYS)}")
+    settings = {}
+    for k, typ in RUN_KEYS.items():
+        if k in run:
+            settings[k] = check_run_option(k, run[k], f"{where}: run.")
+    sc = Scenario(
+        name=meta.get("name", "unnamed"), description=meta.get("description", ""), path=where,
+        levers=levers, parameters=params, initial=initial, run=RunSettings(**settings),
+    )
+    unc = []
+    for key, rng in raw.get("uncertainties", {}).items():
+        section, rest = _split_key(key, where)
+        if rng == "data":
+            if section == "levers":
+                raise ScenarioError(f"{where}: uncertainties.{key}: levers have no data range; give [low, high]")
+            kind = Parameters if section == "parameters" else InitialConditions
+            entry = data_entries(kind)[rest]
+            if entry.range is None:
+                raise ScenarioError(f"{where}: uncertainties.{key}: sim/data gives no range for it; give [low, high]")
+            lo, hi = entry.range
+        elif (isinstance(rng, list) and len(rng) == 2
+              and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in rng)):
+            lo, hi = float(rng[0]), float(rng[1])
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+                raise ScenarioError(f"{where}: uncertainties.{key}: need finite low < high, got [{lo:g}, {hi:g}]")
+        else:
+            raise ScenarioError(f"{where}: uncertainties.{key}: expected [low, high] or \"data\"")
+        unc.append(Uncertainty(key, lo, hi))
+        for bound in (lo, hi):  # each bound must itself be a valid value
+            dataclasses.replace(sc, uncertainties=()).with_values({key: bound})
+    return dataclasses.replace(sc, uncertainties=tuple(unc))
+
+
+def check_run_option(key: str, value: Any, where: str) -> int | float:
+    """Validate replications / scale / seed from a file or the command line."""
+    if key in ("replications", "seed"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ScenarioError(f"{where}{key}: expected a whole number, got {value!r}")
+        if key == "replications" and not (1 <= value <= 100_000):
+            raise ScenarioError(f"{where}replications: {value} is outside 1..100000")
+        if key == "seed" and not (0 <= value < 2**63):
+            raise ScenarioError(f"{where}seed: {value} is outside 0..2^63-1")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ScenarioError(f"{where}scale: expected a number, got {value!r}")
+    if not (MIN_SCALE <= value <= MAX_SCALE):
+        raise ScenarioError(f"{where}scale: {value:g} is outside {MIN_SCALE:g}..{MAX_SCALE:g} (1 = one agent per real firm)")
+    return float(value)
