@@ -17,7 +17,8 @@ import pandas as pd
 
 from .store import wide_at_year
 
-MIN_CASES = 20
+MIN_CASES = 50      # fewer runs than this: no discovery
+MIN_BOX_RUNS = 10   # a box must hold at least this many runs
 
 
 def short(name: str) -> str:
@@ -66,9 +67,10 @@ def find_box(X: pd.DataFrame, reached: np.ndarray, tid: str, min_density: float 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         p = prim.Prim(X[varying], reached.astype(float), threshold=0.5, threshold_type=">",
-                      peel_alpha=peel_alpha)
+                      peel_alpha=peel_alpha, mass_min=max(0.05, MIN_BOX_RUNS / n))
         box = p.find_box()
     traj = box.peeling_trajectory
+    traj = traj[traj["mass"] * n >= MIN_BOX_RUNS - 0.5]   # no boxes around a handful of runs
     ok = traj[traj["density"] >= min_density]
     i = int(ok["coverage"].idxmax()) if len(ok) else int(traj["density"].idxmax())
     box.select(i)

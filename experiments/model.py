@@ -188,7 +188,9 @@ class SimModelFunction:
         from sim.indicators import INDICATORS
 
         self.indicator_names = tuple(INDICATORS)
-        self._digest = _digest({"model": "sim", "scenario": sc.digest(), "scale": scale})
+        self.code_digest = sim_code_digest()
+        self._digest = _digest({"model": "sim", "scenario": sc.digest(), "scale": scale,
+                                "code": self.code_digest})
 
     # Scenarios loaded from a file travel as their path and are checked by digest on
     # arrival, so pickling never depends on the Scenario's internals.
@@ -204,8 +206,8 @@ class SimModelFunction:
             from sim.scenario import load_scenario
 
             self.scenario = load_scenario(self._path)
-            if _digest({"model": "sim", "scenario": self.scenario.digest(),
-                        "scale": self.scale}) != self._digest:
+            if _digest({"model": "sim", "scenario": self.scenario.digest(), "scale": self.scale,
+                        "code": self.code_digest}) != self._digest:
                 raise RuntimeError(f"scenario file {self._path} changed during the experiment")
 
     def _apply(self, values):
@@ -240,6 +242,19 @@ class SimModelFunction:
 
     def digest(self) -> str:
         return self._digest
+
+
+def sim_code_digest() -> str:
+    """sha256 over the simulator's source and data files, so results (and --resume) are tied
+    to the exact code that produced them, committed or not."""
+    import sim
+
+    root = Path(sim.__file__).resolve().parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc":
+            h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
 
 
 BUILTINS = {"ishigami": Ishigami}

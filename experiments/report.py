@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 import io
 import json
-import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +53,9 @@ def fan_charts(manifest, runs, ind, adir) -> list[tuple[str, str]]:
         fig, ax = plt.subplots(figsize=(6.4, 3.8))
         for i, s in enumerate(pd.unique(scen.loc[wide.index])):
             w = wide[(scen.loc[wide.index] == s).to_numpy()].to_numpy()
-            q = np.nanquantile(w, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+            with warnings.catch_warnings():  # years without a value (flows in 2015) stay blank
+                warnings.simplefilter("ignore", RuntimeWarning)
+                q = np.nanquantile(w, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
             c = f"C{i}"
             if len(years) > 1:
                 ax.fill_between(years, q[0], q[4], color=c, alpha=0.15, lw=0)

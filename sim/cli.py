@@ -11,6 +11,7 @@ left half-written (output is assembled in a temporary folder and moved into plac
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -115,15 +116,35 @@ def format_table(rows) -> str:
     return "\n".join(lines)
 
 
-def write_outputs(out: Path, sc, results, seeds, master, scale, table, years, indicators, targets, elapsed) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
+@contextlib.contextmanager
+def staged_output(out: Path):
+    """Yield a temporary folder beside ``out``; on success move its files into ``out``.
 
+    Nothing is written to ``out`` if the body raises, so no half-written output remains.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        yield tmp
+        out.mkdir(parents=True, exist_ok=True)
+        for item in sorted(tmp.iterdir()):
+            os.replace(item, out / item.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def write_outputs(out: Path, sc, results, seeds, master, scale, table, years, indicators, targets, elapsed) -> None:
+    import pandas as pd
+
+    plt = pyplot()
+    with staged_output(out) as tmp:
         recs = [(i, r.seed, y, name, v) for i, r in enumerate(results) for (y, name, v) in r.rows()]
         df = pd.DataFrame(recs, columns=["replication", "seed", "year", "indicator", "value"])
         df.to_parquet(tmp / "indicators.parquet", index=False)
@@ -150,11 +171,6 @@ def write_outputs(out: Path, sc, results, seeds, master, scale, table, years, in
             "calibration": results[0].calibration,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        out.mkdir(parents=True, exist_ok=True)
-        for item in sorted(tmp.iterdir()):
-            os.replace(item, out / item.name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def cmd_levers(args) -> int:
@@ -187,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
         exp_cli = None
     if exp_cli is not None and hasattr(exp_cli, "register"):
         exp_cli.register(sub)
+    from experiments import compare as exp_compare
+    exp_compare.register(sub)
     return parser
 
 

@@ -59,10 +59,16 @@ _SPECS = [
     ("relabel_share_pct", "percent", "relabelled share of reported enterprise R&D"),
     ("hightech_enterprises", "firms", "certified high-tech enterprises"),
     ("hightech_revenue_model_tn_yuan", "trillion yuan", "revenue of certified firms as simulated (no level bridge)"),
-    ("tax_expenditure_rd_bn_yuan", "billion yuan per year", "revenue forgone: super-deduction + high-tech rate"),
+    ("tax_expenditure_rd_bn_yuan", "billion yuan per year", "revenue forgone: super-deduction + high-tech rate + accelerated depreciation"),
     ("tax_expenditure_deduction_bn_yuan", "billion yuan per year", "revenue forgone through the super-deduction"),
     ("tax_expenditure_hightech_bn_yuan", "billion yuan per year", "revenue forgone through the 15% high-tech rate"),
-    ("budget_outlays_bn_yuan", "billion yuan per year", "guidance-fund commitments and vouchers"),
+    ("tax_expenditure_depreciation_bn_yuan", "billion yuan per year", "revenue forgone through accelerated depreciation of R&D equipment"),
+    ("outlay_guidance_bn_yuan", "billion yuan per year", "government commitments to guidance funds"),
+    ("outlay_vouchers_bn_yuan", "billion yuan per year", "innovation vouchers paid"),
+    ("outlay_programmes_bn_yuan", "billion yuan per year", "leading-firm subsidies and innovation-centre funding"),
+    ("budget_outlays_bn_yuan", "billion yuan per year", "guidance funds + vouchers + programmes"),
+    ("public_cost_bn_yuan", "billion yuan per year", "all tax expenditures on R&D incentives + budget outlays"),
+    ("tax_revenue_bn_yuan", "billion yuan per year", "corporate income tax collected from simulated firms"),
     ("vc_investment_bn_yuan", "billion yuan per year", "venture rounds invested"),
     ("academic_spinoffs", "firms per year", "academic spin-offs founded"),
     ("researchers_k_fte", "thousand FTE", "R&D personnel in firms, universities and institutes"),
@@ -150,6 +156,9 @@ class Recorder:
             "tech_contract_turnover_bn_yuan": ic.tech_contract_turnover_bn_yuan,
             "tax_expenditure_rd_bn_yuan": np.nan, "tax_expenditure_deduction_bn_yuan": np.nan,
             "tax_expenditure_hightech_bn_yuan": np.nan, "budget_outlays_bn_yuan": np.nan,
+            "tax_expenditure_depreciation_bn_yuan": np.nan, "outlay_guidance_bn_yuan": np.nan,
+            "outlay_vouchers_bn_yuan": np.nan, "outlay_programmes_bn_yuan": np.nan,
+            "public_cost_bn_yuan": np.nan, "tax_revenue_bn_yuan": np.nan,
             "vc_investment_bn_yuan": np.nan, "academic_spinoffs": np.nan,
         })
         self._store(2015, snap)
@@ -162,11 +171,24 @@ class Recorder:
         self._flows["vc"] += m.q_vc
         self._flows["spinoffs"] += m.q_spinoffs
         m.q_vc = m.q_spinoffs = 0.0
-        snap = self.snapshot()
-        for k in ("national_rd_bn_yuan", "enterprise_rd_bn_yuan", "enterprise_rd_real_bn_yuan",
-                  "industrial_rd_bn_yuan", "industrial_revenue_tn_yuan"):
-            self._rates[k] = self._rates.get(k, 0.0) + snap[k] / 4.0
+        for k, v in self.flow_rates().items():
+            self._rates[k] = self._rates.get(k, 0.0) + v / 4.0
         self._n_quarters += 1
+
+    def flow_rates(self) -> dict[str, float]:
+        """Annual-rate flows this quarter (their yearly average is the year's flow)."""
+        m = self.m
+        f, o = m.firms, m.orgs
+        w = f.weight * f.alive
+        wi = w * (f.segment == F.INDUSTRIAL)
+        ent_rep = float(w @ f.rd_real + w @ f.relabel) / 1e3
+        return {
+            "national_rd_bn_yuan": ent_rep + float(o.weight @ o.rd) / 1e3,
+            "enterprise_rd_bn_yuan": ent_rep,
+            "enterprise_rd_real_bn_yuan": float(w @ f.rd_real) / 1e3,
+            "industrial_rd_bn_yuan": float(wi @ f.rd_real + wi @ f.relabel) / 1e3,
+            "industrial_revenue_tn_yuan": float(wi @ f.revenue) / 1e6,
+        }
 
     def close_year(self, year: int) -> None:
         snap = self.snapshot()
@@ -181,11 +203,17 @@ class Recorder:
             "tech_contract_turnover_bn_yuan": self._flows["turnover"] / 1e3,
             "tax_expenditure_deduction_bn_yuan": acc["tax_exp_deduction"],
             "tax_expenditure_hightech_bn_yuan": acc["tax_exp_hightech"],
-            "tax_expenditure_rd_bn_yuan": acc["tax_exp_deduction"] + acc["tax_exp_hightech"],
-            "budget_outlays_bn_yuan": acc["outlay_guidance"] + acc["outlay_vouchers"],
+            "tax_expenditure_depreciation_bn_yuan": acc["tax_exp_depreciation"],
+            "tax_expenditure_rd_bn_yuan": acc["tax_exp_deduction"] + acc["tax_exp_hightech"] + acc["tax_exp_depreciation"],
+            "outlay_guidance_bn_yuan": acc["outlay_guidance"],
+            "outlay_vouchers_bn_yuan": acc["outlay_vouchers"],
+            "outlay_programmes_bn_yuan": acc["outlay_programmes"],
+            "budget_outlays_bn_yuan": acc["outlay_guidance"] + acc["outlay_vouchers"] + acc["outlay_programmes"],
+            "tax_revenue_bn_yuan": acc["tax_revenue"],
             "vc_investment_bn_yuan": self._flows["vc"] / 1e3,
             "academic_spinoffs": self._flows["spinoffs"],
         })
+        snap["public_cost_bn_yuan"] = snap["tax_expenditure_rd_bn_yuan"] + snap["budget_outlays_bn_yuan"]
         self._store(year, snap)
         self._flows = dict.fromkeys(self._flows, 0.0)
         self._rates = {}

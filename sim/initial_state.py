@@ -29,7 +29,7 @@ from sim.policy_context import firm_tax_context
 TOP_INDUSTRIAL = 300
 TOP_SERVICE = 100
 KNOWLEDGE_BASE_SHARE = 0.01  # embodied knowledge of a going concern, share of revenue (assumption)
-MIN_ROWS = {"industrial": 200, "service": 50, "startup": 50, "org": 20, "fund": 10}
+MIN_ROWS = {"industrial": 200, "service": 300, "startup": 200, "org": 20, "fund": 10}
 
 
 def truncated_pareto_alpha(mean: float, xmin: float, xmax: float) -> float:
@@ -78,6 +78,7 @@ class Calibration:
     private_vc_inflow: float    # million yuan per year of new private LP money
     hightech_shortfall: float   # certified firms the tests could not supply (0 if none)
     hightech_revenue_shortfall: float  # million yuan of 2015 high-tech revenue not supplied
+    aware_share: float          # share of firms (weighted) aware of certification in 2015
     startup_weight: float       # real start-ups per start-up row
     pareto_alpha: float
 
@@ -113,33 +114,34 @@ def _segment_revenue(rng, segment: str, ic: InitialConditions, scale: float):
 
 
 def select_certified(u, cand, ind, w, rev, target_ind, target_non, target_revenue):
-    """Certified firms among candidates: ``P_i = min(1, c_g * (Y_i / Y_med)^kappa)``.
+    """Firms aware of certification, ``P_i = min(1, c_g * (Y_i / Y_med)^kappa)``; the
+    certified are the aware candidates (firms passing the tests or willing to bunch).
 
     The level ``c_g`` per group (industrial / other) matches the count of certified firms;
     the size slope ``kappa`` >= 0 matches their revenue (larger firms gain more from the
     notch and certify subsidiaries). If the candidates cannot supply a target, every
-    candidate is certified and the shortfall is reported. Returns (chosen, count
-    shortfall, revenue shortfall).
+    candidate is certified and the shortfall is reported. Awareness persists: only aware firms
+    bunch and apply later. Returns (aware, certified, count shortfall, revenue shortfall).
     """
     ymed = np.median(rev[cand]) if cand.any() else 1.0
 
     def pick(kappa):
-        chosen = np.zeros(len(u), bool)
+        prob = np.zeros(len(u))
         short = 0.0
         for grp, target in ((ind, target_ind), (~ind, target_non)):
             c = cand & grp
             if (w * c).sum() <= target:
-                chosen |= c
+                prob[grp] = 1.0
                 short += target - (w * c).sum()
                 continue
             base = (rev / ymed) ** kappa
             lvl = brentq(lambda k: (w * c * np.minimum(1.0, k * base)).sum() - target, 1e-12, 1e12)
-            chosen |= c & (u < np.minimum(1.0, lvl * base))
-        return chosen, short
+            prob[grp] = np.minimum(1.0, lvl * base)[grp]
+        return u < prob, short
 
     def revenue(kappa):
-        ch, _ = pick(kappa)
-        return (w * rev * ch).sum()
+        aware, _ = pick(kappa)
+        return (w * rev * (aware & cand)).sum()
 
     kappa = 0.0
     if revenue(0.0) < target_revenue:
@@ -151,8 +153,9 @@ def select_certified(u, cand, ind, w, rev, target_ind, target_non, target_revenu
                 mid = 0.5 * (lo + hi)
                 lo, hi = (mid, hi) if revenue(mid) < target_revenue else (lo, mid)
             kappa = hi
-    chosen, short = pick(kappa)
-    return chosen, short, max(0.0, target_revenue - (w * rev * chosen).sum())
+    aware, short = pick(kappa)
+    chosen = aware & cand
+    return aware, chosen, short, max(0.0, target_revenue - (w * rev * chosen).sum())
 
 
 def empty_firms(n: int) -> F.FirmState:
@@ -160,12 +163,12 @@ def empty_firms(n: int) -> F.FirmState:
     return F.FirmState(
         weight=z.copy(), alive=np.ones(n, bool), segment=np.zeros(n, np.int8), sector=np.zeros(n, np.int8),
         ownership=np.zeros(n, np.int8), age=z.copy(), revenue=z.copy(), employees=z.copy(), margin=z.copy(),
-        rd_staff=z.copy(), rd_base=z.copy(), rd_real=z.copy(), relabel=z.copy(), knowledge=z.copy(),
+        rd_staff=z.copy(), rd_base=z.copy(), rd_real=z.copy(), rd_topup=z.copy(), relabel=z.copy(), knowledge=z.copy(),
         knowledge0=z.copy(), knowledge_base=z.copy(), tech_level=np.ones(n), productivity=np.ones(n), absorptive=z.copy(), cash=z.copy(),
         loss_cf=z.copy(), claims=np.zeros(n, bool), core_ip=np.zeros(n, bool), patents=z.copy(),
         hightech=np.zeros(n, bool), ht_expiry=np.zeros(n, np.int32), buncher=np.zeros(n, bool),
-        notch_margin=z.copy(), designations=np.zeros(n, np.int16), vc_backed=np.zeros(n, bool),
-        vc_invested=z.copy(), vc_fund=np.full(n, -1, np.int32), quality=z.copy(), cluster_id=np.full(n, -1, np.int32),
+        notch_margin=z.copy(), ht_aware=np.zeros(n, bool), designations=np.zeros(n, np.int16), vc_backed=np.zeros(n, bool),
+        vc_invested=z.copy(), vc_fund=np.full(n, -1, np.int32), vc_milestone=np.ones(n), quality=z.copy(), cluster_id=np.full(n, -1, np.int32),
     )
 
 
@@ -253,41 +256,52 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     would_bunch = perform & ~meets & (gain > cost) & staff_at_thr & ip_ok
     cand = meets | would_bunch
     u = rng.random(n)
-    chosen, shortfall, rev_gap = select_certified(u, cand, ind, w, rev, target_ind, target_non,
+    aware, chosen, shortfall, rev_gap = select_certified(u, cand, ind, w, rev, target_ind, target_non,
                                                   ic.hightech_revenue_tn_yuan * 1e6)
     f.hightech |= chosen
-    bunch = would_bunch & f.hightech
-    f.buncher = bunch
-    f.rd_real = np.where(bunch, f.rd_real + (1 - phi) * gap, f.rd_real)
-    f.relabel = np.where(bunch, (thr + f.notch_margin) * rev - f.rd_real, f.relabel)
+    f.ht_aware = aware
     # the first certification years are spread over the three-year validity
     f.ht_expiry = np.where(f.hightech, rng.integers(1, 13, n), 0).astype(np.int32)
 
-    # exact reported totals per segment: rescale non-bunching performers
-    for sg, total in seg_rd.items():
-        m = seg == sg
-        nb = m & ~bunch
-        fixed = (w[m & bunch] * (f.rd_real + f.relabel)[m & bunch]).sum()
-        free = (w[nb] * (f.rd_real + f.relabel)[nb]).sum()
-        k = (total - fixed) / free
-        f.rd_real[nb] *= k
-        f.relabel[nb] *= k
-    # relabelling ratio level so that relabelled / reported = relabel_share in aggregate
-    relab_nb = (w * f.relabel * ~bunch).sum()
-    want = relabel_share * (w * (f.rd_real + f.relabel)).sum() - (w * f.relabel * bunch).sum()
-    kpsi = want / relab_nb
-    tot_nb = f.rd_real + f.relabel
-    f.relabel = np.where(bunch, f.relabel, tot_nb * (kpsi * psi) / (1 + kpsi * psi))
-    f.rd_real = np.where(bunch, f.rd_real, tot_nb / (1 + kpsi * psi))
-    psi0 = psi_guess * kpsi
+    # Settle the notch with the model's own rules: certified firms below their threshold
+    # bunch (real top-up (1 - phi) * gap, the rest relabelled). Alternate between the
+    # latent real R&D level (reported totals per segment) and the relabelling level psi0
+    # (relabelled share of reported R&D) until both 2015 facts hold.
+    r0 = f.rd_real.copy()
+    eta = p.relabel_incentive_elasticity
 
-    f.rd_base = f.rd_real / rev
+    def settle(r0, level):
+        ctx = firm_tax_context(f, levers, 2015, p)
+        psi_i = F.relabel_ratio(ctx.tax_saving, tax_saving_ref, level, eta, ctx.audit, ctx.audit)
+        target = (ctx.threshold + f.notch_margin) * rev
+        gap = np.maximum(target - r0 * (1 + psi_i), 0.0)
+        b = f.hightech & perform & (gap > 0)
+        topup = np.where(b, F.notch_topup(gap, phi), 0.0)
+        real = r0 + topup
+        relab = np.where(b, np.maximum(psi_i * real, target - real), psi_i * real)
+        return real, relab, b, topup
+
+    def relabelled_share(level):
+        real, relab, _, _ = settle(r0, level)
+        return (w * relab).sum() / (w * (real + relab)).sum()
+
+    level = psi_guess
+    for _ in range(6):
+        for sg, total in seg_rd.items():
+            real, relab, b, _ = settle(r0, level)
+            m = seg == sg
+            fixed = (w * (real + relab))[m & b].sum()
+            free = (w * (real + relab))[m & ~b].sum()
+            r0[m & ~b] *= (total - fixed) / free
+        level = brentq(lambda lv: relabelled_share(lv) - relabel_share, 1e-6, 1e3)
+    f.rd_real, f.relabel, f.buncher, f.rd_topup = settle(r0, level)
+    psi0 = level
+    f.rd_base = r0 / rev
     f.rd_staff = f.rd_real / cost_fte
     f.knowledge = f.rd_real / (p.knowledge_depreciation + p.nominal_growth)
     f.knowledge0 = f.knowledge.copy()
     f.knowledge_base = KNOWLEDGE_BASE_SHARE * rev
     f.cash = np.maximum(0.1 * rev, 0.0)
-    # 2015 high-tech firms hold the designations first
 
     # ---------------------------------------------------------------- technology market, PCT
     revenue_ref = float(np.median(rev[perform]))
@@ -299,7 +313,7 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     chi = firm_part / (w * F.tech_purchases(f.rd_real, 1.0, p.tech_purchase_elasticity, f.absorptive)).sum()
 
     # ---------------------------------------------------------------- research organisations
-    orgs = build_orgs(rng, ic, scale)
+    orgs = build_orgs(rng, ic, scale, p.knowledge_depreciation)
 
     # ---------------------------------------------------------------- venture funds
     n_fund = max(MIN_ROWS["fund"], int(round(scale * ic.vc_funds)))
@@ -321,14 +335,14 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     cal = Calibration(
         psi0=psi0, tax_saving_ref=tax_saving_ref, patent_rate=patent_rate, pct_rate=pct_rate, chi=chi,
         revenue_ref=revenue_ref, cost_fte=cost_fte, private_vc_inflow=p.vc_investment_rate * cap_total * 0.6,
-        hightech_shortfall=shortfall, hightech_revenue_shortfall=rev_gap, startup_weight=float(parts["startup"][1].mean()), pareto_alpha=alpha,
+        hightech_shortfall=shortfall, hightech_revenue_shortfall=rev_gap, aware_share=float((w * aware).sum() / w.sum()), startup_weight=float(parts["startup"][1].mean()), pareto_alpha=alpha,
     )
     ctx = firm_tax_context(f, levers, 2015, p)
     uc0 = F.user_cost(ctx.tax_rate, ctx.deduction, ctx.deduction_value)
     return f, orgs, funds, cal, uc0
 
 
-def build_orgs(rng, ic: InitialConditions, scale: float) -> ResearchOrgState:
+def build_orgs(rng, ic: InitialConditions, scale: float, depreciation: float) -> ResearchOrgState:
     """Universities and institutes with the 2015 R&D and researcher totals."""
     n_u = max(MIN_ROWS["org"], int(round(scale * ic.universities)))
     n_i = max(MIN_ROWS["org"], int(round(scale * ic.institutes)))
@@ -345,7 +359,7 @@ def build_orgs(rng, ic: InitialConditions, scale: float) -> ResearchOrgState:
         m = kind == k
         researchers[m] = size[m] * res_tot[k] / (w[m] * size[m]).sum()
         rd[m] = size[m] * rd_tot[k] / (w[m] * size[m]).sum()
-    stock = rd / 0.15
+    stock = rd / depreciation
     acad_sales = ic.tech_contract_turnover_bn_yuan * 1e3 * ic.academic_seller_share
     sales = stock * acad_sales / (w * stock).sum()
     return ResearchOrgState(weight=w, kind=kind, researchers=researchers, rd=rd, tech_stock=stock,

@@ -16,6 +16,7 @@ from sim.agents.academia import ResearchOrgAgent, academic_sales, researcher_flo
 from sim.agents.government import GovernmentAgent
 from sim.agents.vc import VCFundAgent, exit_proceeds, guided_capital, screening_signal
 from sim.indicators import Recorder
+from scipy.special import ndtr
 from sim.initial_state import KNOWLEDGE_BASE_SHARE, build_world, empty_firms
 from sim.policy_context import firm_tax_context
 from sim.scenario import Scenario
@@ -23,6 +24,9 @@ from sim.scenario import Scenario
 DT = 0.25
 START_YEAR, END_YEAR = 2015, 2020
 STEPS = (END_YEAR - START_YEAR) * 4
+FOLLOW_ON_MILESTONE = 1.05  # productivity gain since the last round that unlocks the next (assumption)
+FOLLOW_ON_SIZE = 1.5        # follow-on round relative to the first round (assumption)
+VC_MAX_AGE = 8.0            # years; young technology service firms VC also finances (assumption)
 
 
 class InnovationModel(mesa.Model):
@@ -58,6 +62,8 @@ class InnovationModel(mesa.Model):
         self.quarter += 1
         self.ctx = firm_tax_context(self.firms, self.levers, self.year, self.p)
         self._births: list[F.FirmState] = []
+        self._spinoff_staff = 0.0
+        self._alive_before = self.firms.alive.copy()
         # firms set R&D budgets and report them
         self.decide_rd()
         self.report_rd()
@@ -92,10 +98,12 @@ class InnovationModel(mesa.Model):
         uc = F.user_cost(c.tax_rate, c.deduction, c.deduction_value)
         ad = lv.accelerated_depreciation
         uc = uc * (1.0 - ad.equipment_share.at(self.year) * c.tax_rate * c.deduction_value * ad.pv_gain.at(self.year))
-        support = (np.where(f.designations & F.LEADING, lv.programmes.leading_support.at(self.year), 0.0)
+        leading = np.where(f.designations & F.LEADING, lv.programmes.leading_support.at(self.year), 0.0)
+        support = (leading
                    + np.where(f.ownership == F.STATE, lv.soe_assessment.rd_weight.at(self.year), 0.0)
                    + np.where(f.vc_backed, p.vc_growth_boost, 0.0))
         s_star = F.desired_rd_intensity(f.rd_base, uc, self.uc0, p.rd_user_cost_elasticity, support)
+        self._leading_extra = s_star * leading / (1.0 + support) * f.revenue  # R&D paid for by leading-firm support
         # the notch: firms below their threshold top up when the tax cut is worth it
         psi = self._relabel_ratio()
         rep = s_star * (1.0 + psi) * f.revenue
@@ -105,9 +113,13 @@ class InnovationModel(mesa.Model):
         gain = F.notch_gain(f.margin * f.revenue, c.tax_rate_std, c.tax_rate_ht)
         cost = F.notch_cost(gap, phi, c.tax_rate_ht, c.deduction, c.audit, p.relabel_penalty)
         ip_ok = f.core_ip | (f.patents > 0) | (c.ip_required < 0.5)
-        f.buncher = f.alive & (f.rd_real > 0) & (gap > 0) & (gain > cost) & ip_ok
-        s_star = s_star + np.where(f.buncher, (1.0 - phi) * gap / f.revenue, 0.0)
-        f.rd_real = np.where(f.alive, F.partial_adjustment(f.rd_real, s_star * f.revenue, p.rd_adjustment_speed), 0.0)
+        staff_ok = p.st_staff_ratio * (s_star * f.revenue + (1.0 - phi) * gap) / self.cal.cost_fte \
+            >= c.staff_share * f.employees
+        f.buncher = f.alive & f.ht_aware & (f.rd_real > 0) & (gap > 0) & (gain > cost) & ip_ok & staff_ok
+        topup = np.where(f.buncher, F.notch_topup(gap, phi), 0.0)
+        smooth = F.partial_adjustment(f.rd_real - f.rd_topup, s_star * f.revenue, p.rd_adjustment_speed)
+        f.rd_topup = np.where(f.alive, topup, 0.0)
+        f.rd_real = np.where(f.alive, smooth + topup, 0.0)
 
     def report_rd(self) -> None:
         """Reported R&D = real + relabelled; bunchers report at their threshold; audits."""
@@ -135,7 +147,7 @@ class InnovationModel(mesa.Model):
         expired = f.hightech & (f.ht_expiry <= self.quarter)
         renew = expired & meets
         f.hightech &= ~(expired & ~meets)
-        apply = ~f.hightech & meets & (self.rng.random(f.n) < p.hightech_apply_rate)
+        apply = ~f.hightech & f.ht_aware & meets & (self.rng.random(f.n) < p.hightech_apply_rate)
         f.hightech |= apply
         validity = int(round(c.validity_years * 4))
         f.ht_expiry = np.where(renew | apply, self.quarter + validity, f.ht_expiry)
@@ -151,9 +163,9 @@ class InnovationModel(mesa.Model):
         effort = 100.0 * f.rd_real / f.revenue * boost
         n = f.n
         success = f.alive & (self.rng.random(n) < F.innovation_probability(effort, p.innovation_zeta))
-        draws = self.rng.beta(p.innovation_beta_shape, p.innovation_beta_shape, n)
-        f.tech_level = np.where(success, f.tech_level * F.innovation_step(draws, p.innovation_step_low,
-                                                                          p.innovation_step_high), f.tech_level)
+        hit = np.flatnonzero(success)
+        draws = self.rng.beta(p.innovation_beta_shape, p.innovation_beta_shape, len(hit))
+        f.tech_level[hit] *= F.innovation_step(draws, p.innovation_step_low, p.innovation_step_high)
         # imitation: absorptive capacity from own R&D, academic researchers, commissioners
         commissioners = lv.talent.commissioners_k.at(yr) / (self.ic.st_commissioners / 1e3)
         capacity = np.minimum(1.0, effort / 2.0) + 0.1 * commissioners * sme + spill * designated
@@ -235,6 +247,7 @@ class InnovationModel(mesa.Model):
         moved = float((o.weight * take).sum())
         new = self._new_startups(k, quality_shift=0.3)
         new.rd_staff[:] = moved / (k * w_s)
+        self._spinoff_staff += moved
         self._births.append(new)  # rows join the arrays at the end of the quarter
         self.q_spinoffs = getattr(self, "q_spinoffs", 0.0) + k * w_s
 
@@ -255,7 +268,8 @@ class InnovationModel(mesa.Model):
         budget = p.vc_investment_rate * v.capital * DT
         w_s = self.cal.startup_weight
         per_deal = p.vc_round_m_yuan * w_s
-        cand = f.alive & (f.segment == F.STARTUP) & ~f.vc_backed & (f.vc_invested == 0)
+        young_tech = (f.segment == F.STARTUP) | ((f.segment == F.SERVICE) & (f.age <= VC_MAX_AGE) & (f.revenue <= 200.0))
+        cand = f.alive & young_tech & ~f.vc_backed & (f.vc_invested == 0)
         signal = screening_signal(f.quality, p.vc_screening_noise, self.rng.standard_normal(f.n))
         early = cand & (f.age <= 2.0)
         guided_budget = float((v.weight * budget * v.guided).sum())
@@ -270,18 +284,18 @@ class InnovationModel(mesa.Model):
             fund = self.rng.choice(v.n, size=len(idx), p=(v.weight * budget) / total_budget)
             f.vc_backed[idx] = True
             f.vc_fund[idx] = fund
-            f.vc_invested[idx] += p.vc_round_m_yuan
-            loan = lv.investment_loan.loan_ratio.at(yr)
-            f.cash[idx] += p.vc_round_m_yuan * (1.0 + loan)
-            spent = np.zeros(v.n)
-            np.add.at(spent, fund, per_deal / v.weight[fund])
-            v.capital = np.maximum(v.capital - spent, 0.0)
-            v.invested = v.invested + spent
-            np.add.at(v.deals, fund, 1.0)
-            self.q_vc = getattr(self, "q_vc", 0.0) + float(len(idx) * per_deal)
+            self._invest(idx, p.vc_round_m_yuan)
+        # staged financing: a follow-on round when productivity passed the milestone
+        backed = f.alive & f.vc_backed
+        follow = np.flatnonzero(backed & (f.productivity >= FOLLOW_ON_MILESTONE * f.vc_milestone))
+        if len(follow):
+            amount = FOLLOW_ON_SIZE * p.vc_round_m_yuan
+            need = np.zeros(v.n)
+            np.add.at(need, f.vc_fund[follow], amount * f.weight[follow] / v.weight[f.vc_fund[follow]])
+            funded = follow[(v.capital >= need)[f.vc_fund[follow]]]
+            self._invest(funded, amount)
         # exits and write-offs of backed start-ups
         backed = f.alive & f.vc_backed
-        from scipy.special import ndtr
         pq = ndtr(f.quality)
         win = backed & (self.rng.random(f.n) < 2 * pq * p.vc_success_rate * DT)
         lose = backed & ~win & (self.rng.random(f.n) < 2 * (1 - pq) * p.vc_failure_rate * DT)
@@ -335,6 +349,12 @@ class InnovationModel(mesa.Model):
         g.book("tax_revenue", float((w * tax).sum()))
         g.book("tax_exp_deduction", float((w * (no_ded - tax)).sum()))
         g.book("tax_exp_hightech", float((w * (std_rate - tax) * f.hightech).sum()))
+        ad = self.levers.accelerated_depreciation
+        dep = ad.equipment_share.at(self.year) * c.tax_rate * c.deduction_value * ad.pv_gain.at(self.year) * f.rd_real
+        g.book("tax_exp_depreciation", float((w * dep * (profit > 0)).sum()))
+        pr = self.levers.programmes
+        g.book("outlay_programmes", float((w * self._leading_extra).sum()) * pr.leading_subsidy_share.at(self.year)
+               + g.centres * pr.centre_funding_bn_yuan.at(self.year) * DT)
         f.cash = np.maximum(f.cash + (profit - tax) * DT * 0.1, 0.0)
 
     def exit_and_enter(self) -> None:
@@ -349,9 +369,14 @@ class InnovationModel(mesa.Model):
         k = int(self.rng.poisson(p.startup_entry * DT / self.cal.startup_weight))
         if k:
             self._births.append(self._new_startups(k, quality_shift=0.0))
-        for new in self._births:
-            f.append(new)
+        self._book_deaths()
+        if self._births:
+            born = F.FirmState.concat(self._births)
+            # founders' teams come from academia (booked in spin_off); others are hired
+            self.researcher_ledger["hired"] += float((born.weight * born.rd_staff).sum()) - self._spinoff_staff
+            f.append(born)
         self._births = []
+        self._spinoff_staff = 0.0
 
     def designate(self) -> None:
         """Year-end designations by the programme rules (quotas, ranked by real R&D)."""
@@ -380,6 +405,37 @@ class InnovationModel(mesa.Model):
             g.clusters += 1
 
     # ------------------------------------------------------------------ helpers
+    def _invest(self, idx: np.ndarray, amount: float) -> None:
+        """A round of ``amount`` (million yuan per real firm) into rows ``idx`` from their lead
+        funds, with linked bank credit (investment-loan lever); sets the next milestone."""
+        f, v = self.firms, self.funds
+        loan = self.levers.investment_loan.loan_ratio.at(self.year)
+        f.vc_invested[idx] += amount
+        f.cash[idx] += amount * (1.0 + loan)
+        f.vc_milestone[idx] = f.productivity[idx]
+        spent = np.zeros(v.n)
+        np.add.at(spent, f.vc_fund[idx], amount * f.weight[idx] / v.weight[f.vc_fund[idx]])
+        v.capital = np.maximum(v.capital - spent, 0.0)
+        v.invested = v.invested + spent
+        np.add.at(v.deals, f.vc_fund[idx], 1.0)
+        self.q_vc += float((f.weight[idx] * amount).sum())
+
+    def _book_deaths(self) -> None:
+        """Firms that died this quarter: staff leave (ledger), VC stakes are written off."""
+        f, v = self.firms, self.funds
+        died = self._alive_before & ~f.alive
+        if not died.any():
+            return
+        self.researcher_ledger["laid_off"] += float((f.weight * f.rd_staff * died).sum())
+        f.rd_staff[died] = 0.0
+        lost = np.flatnonzero(died & f.vc_backed)
+        if len(lost):
+            gone = np.zeros(v.n)
+            np.add.at(gone, f.vc_fund[lost], f.vc_invested[lost] * f.weight[lost] / v.weight[f.vc_fund[lost]])
+            v.invested = np.maximum(v.invested - gone, 0.0)
+            v.written_off = v.written_off + gone
+            f.vc_backed[lost] = False
+
     def _relabel_ratio(self) -> np.ndarray:
         c = self.ctx
         return F.relabel_ratio(c.tax_saving, self.cal.tax_saving_ref, self.cal.psi0,
@@ -480,6 +536,7 @@ class InnovationModel(mesa.Model):
         new.claims[:] = self.rng.random(k) < self.p.deduction_takeup
         new.quality[:] = self.rng.standard_normal(k) + quality_shift
         new.ht_expiry[:] = 0
+        new.ht_aware[:] = self.rng.random(k) < self.cal.aware_share
         self.uc0 = np.concatenate([self.uc0, self._uc_2015(new)])
         return new
 
@@ -504,6 +561,7 @@ class InnovationModel(mesa.Model):
         new.rd_staff[:] = new.rd_real / self.cal.cost_fte
         new.claims[:] = perform & (self.rng.random(k) < self.p.deduction_takeup)
         new.notch_margin[:] = self.rng.uniform(0, self.p.notch_margin, k)
+        new.ht_aware[:] = self.rng.random(k) < self.cal.aware_share
         self.uc0 = np.concatenate([self.uc0, self._uc_2015(new)])
         return new
 

@@ -66,7 +66,7 @@ class Uncertainty:
 @dataclass(frozen=True)
 class RunSettings:
     replications: int = 20
-    scale: float = 0.01
+    scale: float = 0.005
     seed: int = 20151231
 
 

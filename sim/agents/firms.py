@@ -40,7 +40,8 @@ class FirmState:
     margin: np.ndarray            # profit / revenue
     rd_staff: np.ndarray          # R&D FTE
     rd_base: np.ndarray           # desired real R&D intensity at 2015 user cost
-    rd_real: np.ndarray           # million yuan per year, real R&D
+    rd_real: np.ndarray           # million yuan per year, real R&D (includes rd_topup)
+    rd_topup: np.ndarray          # million yuan per year, real R&D added at once to reach a threshold
     relabel: np.ndarray           # million yuan per year, other costs reported as R&D
     knowledge: np.ndarray         # million yuan, knowledge stock
     knowledge0: np.ndarray        # million yuan, knowledge stock at entry or 2015 (productivity reference)
@@ -57,10 +58,12 @@ class FirmState:
     ht_expiry: np.ndarray         # quarter index when the certificate lapses
     buncher: np.ndarray           # bool: reports at a threshold because of the notch
     notch_margin: np.ndarray      # persistent landing point above the threshold
+    ht_aware: np.ndarray          # bool: considers certification (bunches, applies)
     designations: np.ndarray      # bitmask of DESIGNATIONS
     vc_backed: np.ndarray         # bool
     vc_invested: np.ndarray       # million yuan invested by VC (cost basis)
     vc_fund: np.ndarray           # index of the lead fund, -1 none
+    vc_milestone: np.ndarray      # productivity at the last round (staged financing)
     quality: np.ndarray           # latent start-up quality (standard normal)
     cluster_id: np.ndarray        # -1 or cluster number
 
@@ -69,8 +72,13 @@ class FirmState:
         return len(self.weight)
 
     def append(self, other: "FirmState") -> None:
+        """Add rows (births) at the end; existing rows keep their index."""
         for f in fields(self):
             setattr(self, f.name, np.concatenate([getattr(self, f.name), getattr(other, f.name)]))
+
+    @staticmethod
+    def concat(parts: list["FirmState"]) -> "FirmState":
+        return FirmState(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(FirmState)})
 
     def check(self) -> None:
         """Raise if a stock is negative or not finite (used by tests and debug runs)."""
@@ -113,6 +121,13 @@ def desired_rd_intensity(base_intensity, uc, uc_2015, elasticity, support=0.0):
 def partial_adjustment(current, desired, speed):
     """``x' = x + lambda (x* - x)`` per quarter (BRIEF §4: short- vs long-run elasticity)."""
     return current + speed * (desired - current)
+
+
+def notch_topup(gap, relabel_fraction):
+    """Real R&D a bunching firm adds at once: ``(1 - phi) * gap``. Crossing a threshold is
+    a discrete budget decision shown in the year's accounts, so it is not smoothed by
+    partial adjustment; the rest of the gap is relabelled (Chen et al., BRIEF §4)."""
+    return (1.0 - relabel_fraction) * gap
 
 
 def relabel_ratio(tax_saving, tax_saving_ref, psi0, elasticity, audit, audit_ref):

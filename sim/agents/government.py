@@ -9,7 +9,7 @@ from __future__ import annotations
 import mesa
 
 ACCOUNTS = (
-    "tax_revenue", "tax_exp_deduction", "tax_exp_hightech", "outlay_guidance", "outlay_vouchers",
+    "tax_revenue", "tax_exp_deduction", "tax_exp_hightech", "tax_exp_depreciation", "outlay_guidance", "outlay_vouchers",
     "outlay_programmes", "audit_recoveries",
 )
 

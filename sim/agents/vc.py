@@ -46,9 +46,9 @@ def guided_capital(commitment, leverage, raised_share, profit_concession):
 
 
 def exit_proceeds(invested, multiple_median, z, sigma=1.0):
-    """Proceeds of a successful exit: ``I * M * exp(sigma z - sigma^2/2)`` — lognormal,
-    skewed (BRIEF §4)."""
-    return invested * multiple_median * np.exp(sigma * z - 0.5 * sigma**2)
+    """Proceeds of a successful exit: ``I * M * exp(sigma z)`` — lognormal with median
+    multiple ``M`` and mean ``M exp(sigma^2/2)``, skewed (BRIEF §4)."""
+    return invested * multiple_median * np.exp(sigma * z)
 
 
 class VCFundAgent(mesa.Agent):

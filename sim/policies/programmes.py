@@ -32,4 +32,8 @@ class Programmes(Lever):
     centre_quota: Schedule = lever_field(0.0, "new centres per year", "national technology innovation centres", 0.0, 1e3)
     alliance_quota: Schedule = lever_field(20.0, "new pilot alliances per year", "industrial technology alliances", 0.0, 1e4)
     cluster_quota: Schedule = lever_field(8.0, "new cluster pilots per year", "innovative industrial clusters", 0.0, 1e3)
+    leading_subsidy_share: Schedule = lever_field(0.5, "share of cultivated firms' extra R&D paid by the budget",
+                                                  "budget cost of leading-firm support", 0.0, 1.0)
+    centre_funding_bn_yuan: Schedule = lever_field(0.1, "billion yuan per centre per year",
+                                                   "central funding of each innovation centre (assumption)", 0.0, 100.0)
     spillover_scale: Schedule = lever_field(1.0, "multiple of designation_spillover", "strength of programme support", 0.0, 10.0)
