@@ -230,6 +230,10 @@ def _run(design, models, out, backend, resume, progress, analyse, command) -> Pa
                 store.write_chunk(k, _to_table(cols))
                 if bar is not None:
                     bar.update(min(cs, design.n_runs - k * cs))
+    except BrokenProcessPool:  # the pool can also break at submission
+        raise ExperimentInterrupted(
+            f"a worker process died; {len(store.manifest['chunks'])} of {design.n_chunks} "
+            f"chunks are saved in {store.out}; run again with --resume to finish") from None
     finally:
         if bar is not None:
             bar.close()

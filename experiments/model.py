@@ -208,7 +208,8 @@ class SimModelFunction:
             self.scenario = load_scenario(self._path)
             if _digest({"model": "sim", "scenario": self.scenario.digest(), "scale": self.scale,
                         "code": self.code_digest}) != self._digest:
-                raise RuntimeError(f"scenario file {self._path} changed during the experiment")
+                # raised on the first call, not here: a failing unpickle can stall a Dask worker
+                self._stale = f"scenario file {self._path} changed during the experiment"
 
     def _apply(self, values):
         from sim.scenario import ScenarioError
@@ -221,6 +222,8 @@ class SimModelFunction:
     def __call__(self, values: dict[str, float], seed: int) -> dict[str, np.ndarray]:
         from sim.run import run
 
+        if getattr(self, "_stale", None):
+            raise RuntimeError(self._stale)
         res = run(self._apply(values), seed=int(seed), scale=self.scale)
         self.years = tuple(res.years)
         return {k: np.asarray(v, dtype=float) for k, v in res.indicators.items()}

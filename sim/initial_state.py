@@ -266,7 +266,7 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     # Settle the notch with the model's own rules: certified firms below their threshold
     # bunch (real top-up (1 - phi) * gap, the rest relabelled). Alternate between the
     # latent real R&D level (reported totals per segment) and the relabelling level psi0
-    # (relabelled share of reported R&D) until both 2015 facts hold.
+    # (relabelled share of certified firms' reported R&D) until both 2015 facts hold.
     r0 = f.rd_real.copy()
     eta = p.relabel_incentive_elasticity
 
@@ -282,8 +282,10 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
         return real, relab, b, topup
 
     def relabelled_share(level):
+        """Relabelled share of reported R&D among certified firms, where Chen et al. measured it."""
         real, relab, _, _ = settle(r0, level)
-        return (w * relab).sum() / (w * (real + relab)).sum()
+        wc = w * f.hightech
+        return (wc * relab).sum() / (wc * (real + relab)).sum()
 
     level = psi_guess
     for _ in range(6):

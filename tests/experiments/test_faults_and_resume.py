@@ -68,7 +68,7 @@ def test_kill_whole_process_then_resume_equals_uninterrupted(tmp_path, reference
 
 def test_killed_worker_loses_nothing_and_resume_completes(tmp_path, reference, digests):
     out = tmp_path / "worker"
-    p = start(out, delay=0.02)
+    p = start(out, delay=0.04)
     wait_chunks(out, 3, p)
     workers = [c for c in psutil.Process(p.pid).children(recursive=True)
                if "resource_tracker" not in " ".join(c.cmdline())]

@@ -1,0 +1,44 @@
+"""The model's micro-moments, measured on simulated firms the way the studies measured
+real ones (benchmarks/micro_moments.py), hold BRIEF §4/§5 within +-25%.
+
+Pooled over 6 paired seeds at scale 0.05 (about 20 s). Bunching is "visible" when the
+weighted count of industrial firms in [t, t+0.5pp) exceeds the count in [t-0.5pp, t) by at
+least 30%.
+"""
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from micro_moments import measure  # noqa: E402
+
+TOL = 0.25
+
+
+@pytest.fixture(scope="module")
+def moments():
+    return measure(n_seeds=6, scale=0.05, seed0=1)
+
+
+@pytest.mark.parametrize("key,target", [
+    ("elasticity_real", 1.1),
+    ("elasticity_reported", 2.0),
+    ("relabel_share_bunchers_2017", 0.24),
+    ("relabel_share_2015", 0.24),
+    ("productivity_per_doubling", 0.09),
+    ("no_rd_share_industrial_2015", 0.81),
+])
+def test_moment_within_25pct(moments, key, target):
+    assert abs(abs(moments[key]) - target) <= TOL * target, (key, moments[key], target)
+
+
+def test_elasticities_are_negative_and_reported_exceeds_real(moments):
+    assert moments["elasticity_real"] < 0 and moments["elasticity_reported"] < moments["elasticity_real"]
+
+
+@pytest.mark.parametrize("year,thresholds", [("bunching_2015", (0.06, 0.04, 0.03)),
+                                             ("bunching_2017", (0.05, 0.04, 0.03))])
+def test_bunching_just_above_thresholds(moments, year, thresholds):
+    for t in thresholds:
+        assert moments[year][t] >= 1.3, (year, t, moments[year][t])
