@@ -220,7 +220,7 @@ def main(argv=None) -> int:
         return args.func(args)
     except errors as exc:
         print(f"innosim: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", 2)
     except KeyboardInterrupt:
         print("innosim: interrupted", file=sys.stderr)
         return 130

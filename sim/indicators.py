@@ -118,11 +118,12 @@ class Recorder:
         ind_rev = float((w * f.revenue * ind).sum())
         ht_rev = float((w * f.revenue * f.hightech).sum()) / 1e6
         clusters = 0
-        for members in m.clusters:
-            alive = members[f.alive[members]]
-            if len(alive) and (f.weight[alive] * f.rd_real[alive]).sum() >= \
-                    p.cluster_competitive_intensity * (f.weight[alive] * f.revenue[alive]).sum():
-                clusters += 1
+        if m.clusters:
+            inc = np.flatnonzero((f.cluster_id >= 0) & f.alive)
+            cid, wc = f.cluster_id[inc], f.weight[inc]
+            rd = np.bincount(cid, wc * f.rd_real[inc], len(m.clusters))
+            rev = np.bincount(cid, wc * f.revenue[inc], len(m.clusters))
+            clusters = int(((rev > 0) & (rd >= p.cluster_competitive_intensity * rev)).sum())
         g = m.government
         return {
             "leading_firms": float((w * (f.rd_real >= p.leading_firm_rd_bn_yuan * 1e3)).sum()),

@@ -28,6 +28,7 @@ from sim.policy_context import firm_tax_context
 
 TOP_INDUSTRIAL = 300
 TOP_SERVICE = 100
+SETTLE_ITERATIONS = 6  # alternations of the 2015 notch settlement (totals then exact to ~1e-7)
 KNOWLEDGE_BASE_SHARE = 0.01  # embodied knowledge of a going concern, share of revenue (assumption)
 MIN_ROWS = {"industrial": 200, "service": 300, "startup": 200, "org": 20, "fund": 10}
 
@@ -113,6 +114,23 @@ def _segment_revenue(rng, segment: str, ic: InitialConditions, scale: float):
     return rev, w, 0.0
 
 
+def capped_level(w, b, target):
+    """Solve ``sum_i w_i min(1, k b_i) = target`` for k (exactly, by sorting).
+
+    With b sorted in decreasing order and the first j entries capped at 1, the sum is
+    ``W_j + k S_j`` (W_j: weight of the capped, S_j: sum of w b over the rest); the
+    solution is the k_j that keeps exactly the first j capped. Requires sum(w) > target.
+    """
+    order = np.argsort(-b, kind="stable")
+    w, b = w[order], b[order]
+    W = np.concatenate([[0.0], np.cumsum(w)])[:-1]          # weight capped before j
+    S = np.cumsum((w * b)[::-1])[::-1]                        # sum of w b from j on
+    k = (target - W) / S
+    prev_b = np.concatenate([[np.inf], b[:-1]])
+    ok = (k * b <= 1.0 + 1e-12) & (k * prev_b >= 1.0 - 1e-12) & (k > 0)
+    return float(k[np.argmax(ok)])
+
+
 def select_certified(u, cand, ind, w, rev, target_ind, target_non, target_revenue):
     """Firms aware of certification, ``P_i = min(1, c_g * (Y_i / Y_med)^kappa)``; the
     certified are the aware candidates (firms passing the tests or willing to bunch).
@@ -135,7 +153,7 @@ def select_certified(u, cand, ind, w, rev, target_ind, target_non, target_revenu
                 short += target - (w * c).sum()
                 continue
             base = (rev / ymed) ** kappa
-            lvl = brentq(lambda k: (w * c * np.minimum(1.0, k * base)).sum() - target, 1e-12, 1e12)
+            lvl = capped_level(w[c], base[c], target)
             prob[grp] = np.minimum(1.0, lvl * base)[grp]
         return u < prob, short
 
@@ -270,10 +288,12 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     r0 = f.rd_real.copy()
     eta = p.relabel_incentive_elasticity
 
+    ctx = firm_tax_context(f, levers, 2015, p)
+    psi_unit = F.relabel_ratio(ctx.tax_saving, tax_saving_ref, 1.0, eta, ctx.audit, ctx.audit)  # linear in psi0
+    target = (ctx.threshold + f.notch_margin) * rev
+
     def settle(r0, level):
-        ctx = firm_tax_context(f, levers, 2015, p)
-        psi_i = F.relabel_ratio(ctx.tax_saving, tax_saving_ref, level, eta, ctx.audit, ctx.audit)
-        target = (ctx.threshold + f.notch_margin) * rev
+        psi_i = level * psi_unit
         gap = np.maximum(target - r0 * (1 + psi_i), 0.0)
         b = f.hightech & perform & (gap > 0)
         topup = np.where(b, F.notch_topup(gap, phi), 0.0)
@@ -288,14 +308,16 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
         return (wc * relab).sum() / (wc * (real + relab)).sum()
 
     level = psi_guess
-    for _ in range(6):
+    lo, hi = 1e-6, 1e3
+    for _ in range(SETTLE_ITERATIONS):
         for sg, total in seg_rd.items():
             real, relab, b, _ = settle(r0, level)
             m = seg == sg
             fixed = (w * (real + relab))[m & b].sum()
             free = (w * (real + relab))[m & ~b].sum()
             r0[m & ~b] *= (total - fixed) / free
-        level = brentq(lambda lv: relabelled_share(lv) - relabel_share, 1e-6, 1e3)
+        level = brentq(lambda lv: relabelled_share(lv) - relabel_share, lo, hi, xtol=1e-10)
+        lo, hi = 0.9 * level, 1.1 * level  # later alternations move the level little
     f.rd_real, f.relabel, f.buncher, f.rd_topup = settle(r0, level)
     psi0 = level
     f.rd_base = r0 / rev

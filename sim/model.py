@@ -61,6 +61,7 @@ class InnovationModel(mesa.Model):
         """One quarter. Phases in order (docs/ODD.md, process overview)."""
         self.quarter += 1
         self.ctx = firm_tax_context(self.firms, self.levers, self.year, self.p)
+        self._psi = None
         self._births: list[F.FirmState] = []
         self._spinoff_staff = 0.0
         self._alive_before = self.firms.alive.copy()
@@ -180,14 +181,18 @@ class InnovationModel(mesa.Model):
     def patent(self) -> None:
         """Invention patent grants (Poisson in K^alpha), lapses, PCT filings."""
         f, p, cal = self.firms, self.p, self.cal
-        lam = cal.patent_rate * f.knowledge ** p.patent_knowledge_elasticity * DT
-        grants = np.where(f.alive, self.rng.poisson(lam), 0)
-        lapses = self.rng.binomial(f.patents.astype(np.int64), p.patent_lapse_rate * DT)
-        f.patents = np.maximum(f.patents + grants - lapses, 0.0)
-        f.core_ip |= grants > 0
-        pct_lam = cal.pct_rate * f.knowledge * (f.revenue / cal.revenue_ref) ** p.pct_size_elasticity * DT
-        self.q_grants = float((f.weight * grants).sum())
-        self.q_pct = float((f.weight * np.where(f.alive, self.rng.poisson(pct_lam), 0)).sum())
+        held = np.flatnonzero(f.patents > 0)
+        lapses = self.rng.binomial(f.patents[held].astype(np.int64), p.patent_lapse_rate * DT)
+        f.patents[held] -= lapses
+        active = np.flatnonzero(f.alive & (f.knowledge > 0))  # only firms with knowledge draw
+        k = f.knowledge[active]
+        grants = self.rng.poisson(cal.patent_rate * k ** p.patent_knowledge_elasticity * DT)
+        f.patents[active] += grants
+        f.core_ip[active] |= grants > 0
+        pct = self.rng.poisson(cal.pct_rate * k * (f.revenue[active] / cal.revenue_ref) ** p.pct_size_elasticity * DT)
+        w = f.weight[active]
+        self.q_grants = float(w @ grants)
+        self.q_pct = float(w @ pct)
 
     def trade_technology(self) -> None:
         """Technology contracts: firm purchases, academic sales, innovation vouchers."""
@@ -270,7 +275,9 @@ class InnovationModel(mesa.Model):
         per_deal = p.vc_round_m_yuan * w_s
         young_tech = (f.segment == F.STARTUP) | ((f.segment == F.SERVICE) & (f.age <= VC_MAX_AGE) & (f.revenue <= 200.0))
         cand = f.alive & young_tech & ~f.vc_backed & (f.vc_invested == 0)
-        signal = screening_signal(f.quality, p.vc_screening_noise, self.rng.standard_normal(f.n))
+        signal = np.full(f.n, -np.inf)
+        ci = np.flatnonzero(cand)
+        signal[ci] = screening_signal(f.quality[ci], p.vc_screening_noise, self.rng.standard_normal(len(ci)))
         early = cand & (f.age <= 2.0)
         guided_budget = float((v.weight * budget * v.guided).sum())
         total_budget = float((v.weight * budget).sum())
@@ -295,12 +302,17 @@ class InnovationModel(mesa.Model):
             funded = follow[(v.capital >= need)[f.vc_fund[follow]]]
             self._invest(funded, amount)
         # exits and write-offs of backed start-ups
-        backed = f.alive & f.vc_backed
-        pq = ndtr(f.quality)
-        win = backed & (self.rng.random(f.n) < 2 * pq * p.vc_success_rate * DT)
-        lose = backed & ~win & (self.rng.random(f.n) < 2 * (1 - pq) * p.vc_failure_rate * DT)
+        bi = np.flatnonzero(f.alive & f.vc_backed)
+        pq = ndtr(f.quality[bi])
+        u = self.rng.random((2, len(bi)))
+        win = np.zeros(f.n, bool)
+        lose = np.zeros(f.n, bool)
+        win[bi] = u[0] < 2 * pq * p.vc_success_rate * DT
+        lose[bi] = ~win[bi] & (u[1] < 2 * (1 - pq) * p.vc_failure_rate * DT)
         if win.any() or lose.any():
-            proceeds = exit_proceeds(f.vc_invested, p.vc_exit_multiple, self.rng.standard_normal(f.n))
+            proceeds = np.zeros(f.n)
+            wi = np.flatnonzero(win)
+            proceeds[wi] = exit_proceeds(f.vc_invested[wi], p.vc_exit_multiple, self.rng.standard_normal(len(wi)))
             back = np.zeros(v.n)
             cost_basis = np.zeros(v.n)
             gone = np.zeros(v.n)
@@ -314,9 +326,8 @@ class InnovationModel(mesa.Model):
             f.vc_backed &= ~(win | lose)
             f.alive &= ~lose
         # start-ups without backing fail at a base rate
-        fail = f.alive & (f.segment == F.STARTUP) & ~f.vc_backed & \
-            (self.rng.random(f.n) < p.startup_failure_rate * DT)
-        f.alive &= ~fail
+        at_risk = np.flatnonzero(f.alive & (f.segment == F.STARTUP) & ~f.vc_backed)
+        f.alive[at_risk[self.rng.random(len(at_risk)) < p.startup_failure_rate * DT]] = False
 
     def grow_revenue(self) -> None:
         """Revenue follows demand, productivity and shocks; start-ups graduate."""
@@ -360,21 +371,23 @@ class InnovationModel(mesa.Model):
     def exit_and_enter(self) -> None:
         """Loss-making established firms exit; as many enter; new start-ups are founded."""
         f, p = self.firms, self.p
-        est = f.alive & (f.segment != F.STARTUP)
-        size = np.minimum(1.0, (self.ic.min_industrial_revenue_m_yuan / f.revenue) ** 0.5)
-        exits = est & (f.margin < 0) & (self.rng.random(f.n) < p.firm_exit_rate * size * DT)
-        f.alive &= ~exits
-        if exits.any():
-            self._births.append(self._entrants(np.flatnonzero(exits)))
+        risk = np.flatnonzero(f.alive & (f.segment != F.STARTUP) & (f.margin < 0))
+        size = np.minimum(1.0, (self.ic.min_industrial_revenue_m_yuan / f.revenue[risk]) ** 0.5)
+        exits = risk[self.rng.random(len(risk)) < p.firm_exit_rate * size * DT]
+        f.alive[exits] = False
+        if len(exits):
+            self._births.append(self._entrants(exits))
         k = int(self.rng.poisson(p.startup_entry * DT / self.cal.startup_weight))
         if k:
             self._births.append(self._new_startups(k, quality_shift=0.0))
         self._book_deaths()
         if self._births:
-            born = F.FirmState.concat(self._births)
+            n0 = f.n
+            f.append(*self._births)
+            born = slice(n0, f.n)
             # founders' teams come from academia (booked in spin_off); others are hired
-            self.researcher_ledger["hired"] += float((born.weight * born.rd_staff).sum()) - self._spinoff_staff
-            f.append(born)
+            self.researcher_ledger["hired"] += float(f.weight[born] @ f.rd_staff[born]) - self._spinoff_staff
+            self.uc0 = np.concatenate([self.uc0, *(self._uc_2015(b) for b in self._births)])
         self._births = []
         self._spinoff_staff = 0.0
 
@@ -398,11 +411,7 @@ class InnovationModel(mesa.Model):
             g.alliances += new_alliances
         # clusters: each forms from cluster_min_hightech certified firms outside clusters
         free = alive & f.hightech & (f.cluster_id < 0)
-        possible = math.floor(float((f.weight * free).sum()) / p.cluster_min_hightech)
-        for _ in range(int(min(lv.cluster_quota.at(yr), possible))):
-            self._form_cluster(free)
-            free = alive & f.hightech & (f.cluster_id < 0)
-            g.clusters += 1
+        g.clusters += self._form_clusters(free, int(lv.cluster_quota.at(yr)))
 
     # ------------------------------------------------------------------ helpers
     def _invest(self, idx: np.ndarray, amount: float) -> None:
@@ -437,9 +446,12 @@ class InnovationModel(mesa.Model):
             f.vc_backed[lost] = False
 
     def _relabel_ratio(self) -> np.ndarray:
-        c = self.ctx
-        return F.relabel_ratio(c.tax_saving, self.cal.tax_saving_ref, self.cal.psi0,
-                               self.p.relabel_incentive_elasticity, c.audit, self._audit0)
+        """Relabelling ratio of every firm this quarter (depends only on the tax context)."""
+        if self._psi is None:
+            c = self.ctx
+            self._psi = F.relabel_ratio(c.tax_saving, self.cal.tax_saving_ref, self.cal.psi0,
+                                        self.p.relabel_incentive_elasticity, c.audit, self._audit0)
+        return self._psi
 
     def _notch_relabel_fraction(self) -> float:
         return min(1.0, self.p.notch_relabel_fraction * (1.0 - self.ctx.audit) / (1.0 - self._audit0))
@@ -483,19 +495,31 @@ class InnovationModel(mesa.Model):
         f.designations[take] |= bit
         return float(f.weight[take].sum())
 
-    def _form_cluster(self, free) -> None:
-        f = self.firms
+    def _form_clusters(self, free, count: int) -> int:
+        """Form up to ``count`` clusters of at least cluster_min_hightech certified firms
+        outside clusters: each seeded by the free firm with the largest real R&D, filled
+        with free firms of its sector (technological proximity), else of any sector.
+        Returns the number formed."""
+        f, need = self.firms, self.p.cluster_min_hightech
         idx = np.flatnonzero(free)
         order = idx[np.argsort(-f.rd_real[idx], kind="stable")]
-        sector = f.sector[order[0]]
-        members = order[f.sector[order] == sector]
-        if f.weight[members].sum() < self.p.cluster_min_hightech:
-            members = order
-        cum = np.cumsum(f.weight[members])
-        members = members[: int(np.searchsorted(cum, self.p.cluster_min_hightech)) + 1]
-        f.cluster_id[members] = len(self.clusters)
-        f.designations[members] |= F.CLUSTER
-        self.clusters.append(members)
+        avail = np.ones(len(order), bool)
+        formed = 0
+        for _ in range(count):
+            pos = np.flatnonzero(avail)
+            if f.weight[order[pos]].sum() < need:
+                break
+            same = pos[f.sector[order[pos]] == f.sector[order[pos[0]]]]
+            pick = same if f.weight[order[same]].sum() >= need else pos
+            cum = np.cumsum(f.weight[order[pick]])
+            pick = pick[: int(np.searchsorted(cum, need)) + 1]
+            avail[pick] = False
+            members = order[pick]
+            f.cluster_id[members] = len(self.clusters)
+            f.designations[members] |= F.CLUSTER
+            self.clusters.append(members)
+            formed += 1
+        return formed
 
     def _use_vouchers(self) -> float:
         """Vouchers buy academic services for SMEs; non-performers start R&D. Returns turnover."""
@@ -537,7 +561,6 @@ class InnovationModel(mesa.Model):
         new.quality[:] = self.rng.standard_normal(k) + quality_shift
         new.ht_expiry[:] = 0
         new.ht_aware[:] = self.rng.random(k) < self.cal.aware_share
-        self.uc0 = np.concatenate([self.uc0, self._uc_2015(new)])
         return new
 
     def _entrants(self, rows: np.ndarray) -> F.FirmState:
@@ -562,7 +585,6 @@ class InnovationModel(mesa.Model):
         new.claims[:] = perform & (self.rng.random(k) < self.p.deduction_takeup)
         new.notch_margin[:] = self.rng.uniform(0, self.p.notch_margin, k)
         new.ht_aware[:] = self.rng.random(k) < self.cal.aware_share
-        self.uc0 = np.concatenate([self.uc0, self._uc_2015(new)])
         return new
 
     def _uc_2015(self, new: F.FirmState) -> np.ndarray:
@@ -581,12 +603,7 @@ class InnovationModel(mesa.Model):
         free = f.alive & (f.rd_real > 0)
         self._designate(free, F.ALLIANCE, n_members)
         g.alliances = float(ic.alliances)
-        for _ in range(ic.clusters):
-            free = f.alive & f.hightech & (f.cluster_id < 0)
-            if (f.weight * free).sum() < self.p.cluster_min_hightech:
-                break
-            self._form_cluster(free)
-        g.clusters = float(len(self.clusters))
+        g.clusters = float(self._form_clusters(f.alive & f.hightech, ic.clusters))
         for name in ("q_spinoffs", "q_vc", "q_grants", "q_pct", "q_turnover"):
             setattr(self, name, 0.0)
 

@@ -71,14 +71,10 @@ class FirmState:
     def n(self) -> int:
         return len(self.weight)
 
-    def append(self, other: "FirmState") -> None:
+    def append(self, *others: "FirmState") -> None:
         """Add rows (births) at the end; existing rows keep their index."""
-        for f in fields(self):
-            setattr(self, f.name, np.concatenate([getattr(self, f.name), getattr(other, f.name)]))
-
-    @staticmethod
-    def concat(parts: list["FirmState"]) -> "FirmState":
-        return FirmState(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(FirmState)})
+        for name in _FIELD_NAMES:
+            setattr(self, name, np.concatenate([getattr(self, name), *(getattr(o, name) for o in others)]))
 
     def check(self) -> None:
         """Raise if a stock is negative or not finite (used by tests and debug runs)."""
@@ -87,6 +83,9 @@ class FirmState:
             a = getattr(self, name)
             if not np.all(np.isfinite(a)) or np.any(a < 0):
                 raise AssertionError(f"firm state {name} has negative or non-finite entries")
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(FirmState))
 
 
 # ----------------------------------------------------------------------------------------

@@ -1,0 +1,74 @@
+"""Generate the parameter, initial-condition and lever tables of docs/ODD.md from the code.
+
+    python -m sim.doc_tables docs/ODD.md      # rewrite the tables in place
+    python -m sim.doc_tables --check docs/ODD.md   # exit 1 if they are stale
+
+The tables sit between the markers ``<!-- tables:begin -->`` and ``<!-- tables:end -->``;
+a test keeps them equal to what this module renders, so the ODD stays true to the data.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from sim.params import InitialConditions, Parameters, data_entries
+from sim.policies import LEVER_CLASSES
+
+BEGIN, END = "<!-- tables:begin -->", "<!-- tables:end -->"
+
+
+def _g(x) -> str:
+    return f"{x:g}" if isinstance(x, (int, float)) else str(x)
+
+
+def _data_table(kind) -> list[str]:
+    rows = ["| key | value | unit | source | assumption | range |", "|---|---|---|---|---|---|"]
+    for key, e in data_entries(kind).items():
+        rng = f"{_g(e.range[0])} – {_g(e.range[1])}" if e.range else ""
+        rows.append(f"| `{key}` | {_g(e.value)} | {e.unit} | {e.source} | {'yes' if e.assumption else 'no'} | {rng} |")
+    return rows
+
+
+def _lever_table() -> list[str]:
+    rows = ["| lever | field | default | unit | meaning | allowed | mechanism | phase(s) |",
+            "|---|---|---|---|---|---|---|---|"]
+    for name, cls in LEVER_CLASSES.items():
+        for i, f in enumerate(cls.field_specs()):
+            md = f.metadata
+            mech, phase = (cls.mechanism, cls.applied_at) if i == 0 else ("〃", "〃")
+            rows.append(f"| `{name}` | `{f.name}` | {_g(md['default'])} | {md['unit']} | {md['doc']} | "
+                        f"{_g(md['low'])} – {_g(md['high'])} | {mech} | {phase} |")
+    return rows
+
+
+def render() -> str:
+    lines = [BEGIN, "", "### 7.4 Parameters (`sim/data/parameters.toml`)", "", *_data_table(Parameters), "",
+             "### 7.5 Initial conditions (`sim/data/initial_2015.toml`)", "", *_data_table(InitialConditions), "",
+             "### 7.6 Levers (`sim/policies/*.py`)", "", *_lever_table(), "", END]
+    return "\n".join(lines)
+
+
+def refresh(text: str) -> str:
+    """Return ``text`` with the block between the markers replaced by :func:`render`."""
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"markers {BEGIN} / {END} not found")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return head + render() + tail
+
+
+def main(argv=None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    check = "--check" in args
+    args = [a for a in args if a != "--check"]
+    path = Path(args[0] if args else "docs/ODD.md")
+    text = path.read_text(encoding="utf-8")
+    new = refresh(text)
+    if check:
+        return 0 if new == text else 1
+    path.write_text(new, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
