@@ -325,7 +325,8 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     f.knowledge = f.rd_real / (p.knowledge_depreciation + p.nominal_growth)
     f.knowledge0 = f.knowledge.copy()
     f.knowledge_base = KNOWLEDGE_BASE_SHARE * rev
-    f.cash = np.maximum(0.1 * rev, 0.0)
+    # cash: start-ups hold what finances their R&D (financed_rd), others a tenth of revenue
+    f.cash = np.where(seg == F.STARTUP, f.rd_real / (p.startup_burn_rate * p.startup_rd_share), 0.1 * rev)
 
     # ---------------------------------------------------------------- technology market, PCT
     revenue_ref = float(np.median(rev[perform]))

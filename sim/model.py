@@ -24,7 +24,7 @@ from sim.scenario import Scenario
 DT = 0.25
 START_YEAR, END_YEAR = 2015, 2020
 STEPS = (END_YEAR - START_YEAR) * 4
-FOLLOW_ON_MILESTONE = 1.05  # productivity gain since the last round that unlocks the next (assumption)
+FOLLOW_ON_MILESTONE = 1.25  # productivity gain since the last round that unlocks the next stage (assumption)
 FOLLOW_ON_SIZE = 1.5        # follow-on round relative to the first round (assumption)
 VC_MAX_AGE = 8.0            # years; young technology service firms VC also finances (assumption)
 
@@ -104,6 +104,9 @@ class InnovationModel(mesa.Model):
                    + np.where(f.ownership == F.STATE, lv.soe_assessment.rd_weight.at(self.year), 0.0)
                    + np.where(f.vc_backed, p.vc_growth_boost, 0.0))
         s_star = F.desired_rd_intensity(f.rd_base, uc, self.uc0, p.rd_user_cost_elasticity, support)
+        # start-ups do the R&D their cash finances (venture rounds, linked loans)
+        st = f.segment == F.STARTUP
+        s_star = np.where(st, F.financed_rd(f.cash, p.startup_burn_rate, p.startup_rd_share) / f.revenue, s_star)
         self._leading_extra = s_star * leading / (1.0 + support) * f.revenue  # R&D paid for by leading-firm support
         # the notch: firms below their threshold top up when the tax cut is worth it
         psi = self._relabel_ratio()
@@ -288,19 +291,17 @@ class InnovationModel(mesa.Model):
         chosen |= self._top_by_signal(signal, cand & ~chosen, n_any)
         if chosen.any():
             idx = np.flatnonzero(chosen)
-            fund = self.rng.choice(v.n, size=len(idx), p=(v.weight * budget) / total_budget)
+            f.vc_fund[idx] = self.rng.choice(v.n, size=len(idx), p=(v.weight * budget) / total_budget)
+            idx = self._affordable(idx, p.vc_round_m_yuan)
+            f.vc_fund[np.setdiff1d(np.flatnonzero(chosen), idx)] = -1
             f.vc_backed[idx] = True
-            f.vc_fund[idx] = fund
             self._invest(idx, p.vc_round_m_yuan)
         # staged financing: a follow-on round when productivity passed the milestone
         backed = f.alive & f.vc_backed
         follow = np.flatnonzero(backed & (f.productivity >= FOLLOW_ON_MILESTONE * f.vc_milestone))
         if len(follow):
             amount = FOLLOW_ON_SIZE * p.vc_round_m_yuan
-            need = np.zeros(v.n)
-            np.add.at(need, f.vc_fund[follow], amount * f.weight[follow] / v.weight[f.vc_fund[follow]])
-            funded = follow[(v.capital >= need)[f.vc_fund[follow]]]
-            self._invest(funded, amount)
+            self._invest(self._affordable(follow, amount), amount)
         # exits and write-offs of backed start-ups
         bi = np.flatnonzero(f.alive & f.vc_backed)
         pq = ndtr(f.quality[bi])
@@ -319,7 +320,7 @@ class InnovationModel(mesa.Model):
             for m, arr, val in ((win, back, proceeds), (win, cost_basis, f.vc_invested), (lose, gone, f.vc_invested)):
                 i = np.flatnonzero(m)
                 np.add.at(arr, f.vc_fund[i], val[i] * f.weight[i] / v.weight[f.vc_fund[i]])
-            v.capital = v.capital + back
+            # proceeds are distributed to limited partners (returned), not reinvested
             v.returned = v.returned + back
             v.invested = np.maximum(v.invested - cost_basis - gone, 0.0)
             v.written_off = v.written_off + gone
@@ -347,8 +348,9 @@ class InnovationModel(mesa.Model):
         f.segment = np.where(grad, F.SERVICE, f.segment).astype(np.int8)
 
     def collect_taxes(self) -> None:
-        """Corporate income tax with the super-deduction and the high-tech rate; tax expenditures."""
-        f, c = self.firms, self.ctx
+        """Corporate income tax with the super-deduction and the high-tech rate; tax
+        expenditures; cash (retained profit, or start-ups' burn)."""
+        f, c, p = self.firms, self.ctx, self.p
         extra_rd = np.maximum(f.rd_real - f.rd_base * f.revenue, 0.0)
         profit = f.margin * f.revenue - extra_rd
         rep = f.rd_real + f.relabel
@@ -366,7 +368,9 @@ class InnovationModel(mesa.Model):
         pr = self.levers.programmes
         g.book("outlay_programmes", float((w * self._leading_extra).sum()) * pr.leading_subsidy_share.at(self.year)
                + g.centres * pr.centre_funding_bn_yuan.at(self.year) * DT)
-        f.cash = np.maximum(f.cash + (profit - tax) * DT * 0.1, 0.0)
+        # established firms retain a tenth of after-tax profit; start-ups burn their cash
+        burn = p.startup_burn_rate * f.cash * DT
+        f.cash = np.where(f.segment == F.STARTUP, f.cash - burn, np.maximum(f.cash + (profit - tax) * DT * 0.1, 0.0))
 
     def exit_and_enter(self) -> None:
         """Loss-making established firms exit; as many enter; new start-ups are founded."""
@@ -414,6 +418,23 @@ class InnovationModel(mesa.Model):
         g.clusters += self._form_clusters(free, int(lv.cluster_quota.at(yr)))
 
     # ------------------------------------------------------------------ helpers
+    def _affordable(self, idx: np.ndarray, amount: float) -> np.ndarray:
+        """The rows of ``idx`` (in order) whose lead funds still have the capital for a round of
+        ``amount`` million yuan per real firm; funds never invest more than they hold."""
+        f, v = self.firms, self.funds
+        if len(idx) == 0:
+            return idx
+        fund = f.vc_fund[idx]
+        cost = amount * f.weight[idx] / v.weight[fund]
+        order = np.argsort(fund, kind="stable")
+        fs, cs = fund[order], cost[order]
+        cum = np.cumsum(cs)
+        first = np.r_[True, fs[1:] != fs[:-1]]
+        within = cum - np.maximum.accumulate(np.where(first, cum - cs, 0.0))
+        ok = np.empty(len(idx), bool)
+        ok[order] = within <= v.capital[fs] * (1 + 1e-12)
+        return idx[ok]
+
     def _invest(self, idx: np.ndarray, amount: float) -> None:
         """A round of ``amount`` (million yuan per real firm) into rows ``idx`` from their lead
         funds, with linked bank credit (investment-loan lever); sets the next milestone."""
@@ -553,6 +574,7 @@ class InnovationModel(mesa.Model):
         new.margin[:] = -0.05
         new.rd_base[:] = 0.2
         new.rd_real[:] = 0.2 * new.revenue
+        new.cash[:] = new.rd_real / (self.p.startup_burn_rate * self.p.startup_rd_share)  # founders' money
         new.knowledge[:] = new.rd_real / (self.p.knowledge_depreciation + self.p.nominal_growth)
         new.knowledge0[:] = new.knowledge
         new.knowledge_base[:] = KNOWLEDGE_BASE_SHARE * new.revenue

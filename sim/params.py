@@ -138,6 +138,8 @@ class Parameters:
     centre_host_rd_bn_yuan: float
     cluster_min_hightech: int
     alliance_firms: int
+    startup_burn_rate: float
+    startup_rd_share: float
 
 
 #: Fields that may legitimately be negative.

@@ -122,6 +122,13 @@ def partial_adjustment(current, desired, speed):
     return current + speed * (desired - current)
 
 
+def financed_rd(cash, burn_rate, rd_share):
+    """R&D a start-up finances from its cash: ``R = b * s * C`` per year (it spends the share
+    b of its cash a year, the share s of spending on R&D). Venture rounds and linked loans
+    raise C; unbacked start-ups run their cash down."""
+    return burn_rate * rd_share * cash
+
+
 def notch_topup(gap, relabel_fraction):
     """Real R&D a bunching firm adds at once: ``(1 - phi) * gap``. Crossing a threshold is
     a discrete budget decision shown in the year's accounts, so it is not smoothed by
