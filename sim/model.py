@@ -27,6 +27,7 @@ STEPS = (END_YEAR - START_YEAR) * 4
 FOLLOW_ON_MILESTONE = 1.25  # productivity gain since the last round that unlocks the next stage (assumption)
 FOLLOW_ON_SIZE = 1.5        # follow-on round relative to the first round (assumption)
 VC_MAX_AGE = 8.0            # years; young technology service firms VC also finances (assumption)
+PRIVATE_AGE_PREFERENCE = 0.6  # signal units per year of age (to 5) private VC adds: track record (assumption)
 
 
 class InnovationModel(mesa.Model):
@@ -274,8 +275,6 @@ class InnovationModel(mesa.Model):
         v.capital = v.capital + np.where(~v.guided, self.cal.private_vc_inflow * DT / max(pw.sum(), 1e-12), 0.0)
         # new rounds
         budget = p.vc_investment_rate * v.capital * DT
-        w_s = self.cal.startup_weight
-        per_deal = p.vc_round_m_yuan * w_s
         young_tech = (f.segment == F.STARTUP) | ((f.segment == F.SERVICE) & (f.age <= VC_MAX_AGE) & (f.revenue <= 200.0))
         cand = f.alive & young_tech & ~f.vc_backed & (f.vc_invested == 0)
         signal = np.full(f.n, -np.inf)
@@ -285,10 +284,12 @@ class InnovationModel(mesa.Model):
         guided_budget = float((v.weight * budget * v.guided).sum())
         total_budget = float((v.weight * budget).sum())
         focus = gf.stage_focus.at(yr)
-        n_early = int(guided_budget * focus / per_deal)
-        n_any = int((total_budget - guided_budget * focus) / per_deal)
-        chosen = self._top_by_signal(signal, early, n_early)
-        chosen |= self._top_by_signal(signal, cand & ~chosen, n_any)
+        # guided money under the stage focus goes to the best early start-ups; the rest of
+        # the market prefers firms with a track record (signal + age preference)
+        chosen = self._top_by_signal(signal, early, guided_budget * focus, p.vc_round_m_yuan)
+        spent = float(f.weight[chosen].sum()) * p.vc_round_m_yuan
+        market = signal + PRIVATE_AGE_PREFERENCE * np.minimum(f.age, 5.0)
+        chosen |= self._top_by_signal(market, cand & ~chosen, total_budget - spent, p.vc_round_m_yuan)
         if chosen.any():
             idx = np.flatnonzero(chosen)
             f.vc_fund[idx] = self.rng.choice(v.n, size=len(idx), p=(v.weight * budget) / total_budget)
@@ -354,17 +355,20 @@ class InnovationModel(mesa.Model):
         extra_rd = np.maximum(f.rd_real - f.rd_base * f.revenue, 0.0)
         profit = f.margin * f.revenue - extra_rd
         rep = f.rd_real + f.relabel
-        tax, _, f.loss_cf = F.corporate_tax(profit, rep, c.deduction, c.tax_rate, f.loss_cf)
-        no_ded, _, _ = F.corporate_tax(profit, rep, 0.0, c.tax_rate, f.loss_cf)
-        std_rate, _, _ = F.corporate_tax(profit, rep, c.deduction, c.tax_rate_std, f.loss_cf)
+        lcf = f.loss_cf  # counterfactual taxes use the carry-forward before this quarter
+        tax, _, f.loss_cf = F.corporate_tax(profit, rep, c.deduction, c.tax_rate, lcf)
+        no_ded, _, _ = F.corporate_tax(profit, rep, 0.0, c.tax_rate, lcf)
+        std_rate, _, _ = F.corporate_tax(profit, rep, c.deduction, c.tax_rate_std, lcf)
+        ad = self.levers.accelerated_depreciation
+        dep = (ad.equipment_share.at(self.year) * c.tax_rate * c.deduction_value * ad.pv_gain.at(self.year)
+               * f.rd_real * (profit > 0))
+        dep = np.minimum(dep, tax)  # the depreciation gain cannot exceed the tax bill
         w = f.weight * f.alive * DT / 1e3
         g = self.government
-        g.book("tax_revenue", float((w * tax).sum()))
+        g.book("tax_revenue", float((w * (tax - dep)).sum()))
         g.book("tax_exp_deduction", float((w * (no_ded - tax)).sum()))
         g.book("tax_exp_hightech", float((w * (std_rate - tax) * f.hightech).sum()))
-        ad = self.levers.accelerated_depreciation
-        dep = ad.equipment_share.at(self.year) * c.tax_rate * c.deduction_value * ad.pv_gain.at(self.year) * f.rd_real
-        g.book("tax_exp_depreciation", float((w * dep * (profit > 0)).sum()))
+        g.book("tax_exp_depreciation", float((w * dep).sum()))
         pr = self.levers.programmes
         g.book("outlay_programmes", float((w * self._leading_extra).sum()) * pr.leading_subsidy_share.at(self.year)
                + g.centres * pr.centre_funding_bn_yuan.at(self.year) * DT)
@@ -486,16 +490,16 @@ class InnovationModel(mesa.Model):
         v = np.bincount(f.sector, w * f.tech_level**2, F.N_SECTORS) / np.maximum(sw, 1e-12) - m**2
         return m + 1.28 * np.sqrt(np.maximum(v, 0.0))
 
-    def _top_by_signal(self, signal, eligible, k) -> np.ndarray:
+    def _top_by_signal(self, signal, eligible, budget: float, amount: float) -> np.ndarray:
+        """Eligible rows with the best signals whose rounds (``amount`` per real firm, times
+        the row's weight) fit in ``budget`` million yuan."""
         out = np.zeros(len(signal), bool)
         idx = np.flatnonzero(eligible)
-        if k <= 0 or len(idx) == 0:
+        if budget <= 0 or len(idx) == 0:
             return out
-        if k >= len(idx):
-            out[idx] = True
-            return out
-        top = idx[np.argpartition(-signal[idx], k - 1)[:k]]
-        out[top] = True
+        idx = idx[np.argsort(-signal[idx], kind="stable")]
+        cost = np.cumsum(self.firms.weight[idx] * amount)
+        out[idx[cost <= budget]] = True
         return out
 
     def _designate(self, eligible, bit, quota) -> float:
@@ -597,7 +601,8 @@ class InnovationModel(mesa.Model):
         new.revenue[:] = self.ic.min_industrial_revenue_m_yuan * (1.0 + self.rng.exponential(0.5, k))
         new.employees[:] = new.revenue / (self.ic.industrial_revenue_tn_yuan / self.ic.industrial_employees_m)
         new.margin[:] = self.ic.industrial_profit_margin
-        perform = self.rng.random(k) < self.ic.industrial_rd_performer_share
+        # service firms perform R&D by definition (the segment is R&D-performing firms)
+        perform = (new.segment == F.SERVICE) | (self.rng.random(k) < self.ic.industrial_rd_performer_share)
         new.rd_base[:] = np.where(perform, 0.02, 0.0)
         new.rd_real[:] = new.rd_base * new.revenue
         new.knowledge[:] = new.rd_real / (self.p.knowledge_depreciation + self.p.nominal_growth)

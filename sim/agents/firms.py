@@ -139,8 +139,9 @@ def notch_topup(gap, relabel_fraction):
 def relabel_ratio(tax_saving, tax_saving_ref, psi0, elasticity, audit, audit_ref):
     """Relabelled cost per yuan of real R&D.
 
-    ``psi = psi0 * (v / v_ref)^eta * (1 - a) / (1 - a_ref)``, where ``v`` is the tax saved
-    per reported yuan (``tau * value * (1 + d)``), ``a`` the audit intensity. Relabelling
+    ``psi = psi0 * (v / v_ref)^eta * (1 - a) / (1 - a_ref)``, where ``v`` is the extra tax
+    saved per reported yuan through the super-deduction (``tau * value * d``; ordinary
+    expensing saves the same on relabelled and real costs), ``a`` the audit intensity. Relabelling
     rises with the incentive and falls with audits (Chen et al., BRIEF §4: about 24% of
     reported R&D). Firms with no tax saving relabel nothing.
     """
