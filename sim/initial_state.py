@@ -316,8 +316,13 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
             fixed = (w * (real + relab))[m & b].sum()
             free = (w * (real + relab))[m & ~b].sum()
             r0[m & ~b] *= (total - fixed) / free
-        level = brentq(lambda lv: relabelled_share(lv) - relabel_share, lo, hi, xtol=1e-10)
-        lo, hi = 0.9 * level, 1.1 * level  # later alternations move the level little
+        gap = lambda lv: relabelled_share(lv) - relabel_share  # noqa: E731 (increasing in lv)
+        while gap(lo) > 0 and lo > 1e-9:
+            lo *= 0.5
+        while gap(hi) < 0 and hi < 1e6:
+            hi *= 2.0
+        level = brentq(gap, lo, hi, xtol=1e-10)
+        lo, hi = 0.9 * level, 1.1 * level  # later alternations move the level little; widened above if not
     f.rd_real, f.relabel, f.buncher, f.rd_topup = settle(r0, level)
     psi0 = level
     f.rd_base = r0 / rev
