@@ -167,17 +167,17 @@ class InnovationModel(mesa.Model):
         boost = 1.0 + f.absorptive + spill * designated + 0.5 * lv.instrument_sharing.open_share.at(yr) * sme
         effort = 100.0 * f.rd_real / f.revenue * boost
         n = f.n
-        success = f.alive & (self.rng.random(n) < F.innovation_probability(effort, p.innovation_zeta))
-        hit = np.flatnonzero(success)
+        doers = np.flatnonzero(f.alive & (effort > 0))  # without R&D effort P(innovate) = 0
+        hit = doers[self.rng.random(len(doers)) < F.innovation_probability(effort[doers], p.innovation_zeta)]
         draws = self.rng.beta(p.innovation_beta_shape, p.innovation_beta_shape, len(hit))
         f.tech_level[hit] *= F.innovation_step(draws, p.innovation_step_low, p.innovation_step_high)
         # imitation: absorptive capacity from own R&D, academic researchers, commissioners
         commissioners = lv.talent.commissioners_k.at(yr) / (self.ic.st_commissioners / 1e3)
         capacity = np.minimum(1.0, effort / 2.0) + 0.1 * commissioners * sme + spill * designated
-        imitate = f.alive & (self.rng.random(n) < 1.0 - np.exp(-p.imitation_zeta * capacity * DT))
+        imitate = np.flatnonzero(f.alive & (self.rng.random(n) < 1.0 - np.exp(-p.imitation_zeta * capacity * DT)))
         frontier = self._sector_frontier()
-        f.tech_level = np.where(imitate, F.imitation_level(f.tech_level, frontier[f.sector], p.imitation_catch_up),
-                                f.tech_level)
+        f.tech_level[imitate] = F.imitation_level(f.tech_level[imitate], frontier[f.sector[imitate]],
+                                                  p.imitation_catch_up)
         self._prod_prev = f.productivity
         f.productivity = F.productivity(f.tech_level, f.knowledge, f.knowledge0, f.knowledge_base,
                                         p.productivity_knowledge_elasticity)
@@ -273,36 +273,40 @@ class InnovationModel(mesa.Model):
         v.capital = v.capital + np.where(v.guided, new_guided / max(gw.sum(), 1e-12), 0.0)
         pw = v.weight * ~v.guided
         v.capital = v.capital + np.where(~v.guided, self.cal.private_vc_inflow * DT / max(pw.sum(), 1e-12), 0.0)
-        # new rounds
+        # this quarter's investment budget; the guided stage-focus share is earmarked for
+        # first rounds in early start-ups, the rest funds follow-ons first (proven firms)
         budget = p.vc_investment_rate * v.capital * DT
+        total_budget = float((v.weight * budget).sum())
+        early_budget = gf.stage_focus.at(yr) * float((v.weight * budget * v.guided).sum())
+        free_budget = total_budget - early_budget
+        # staged financing: follow-on rounds for backed firms past their milestone
+        follow = np.flatnonzero(f.alive & f.vc_backed & (f.productivity >= FOLLOW_ON_MILESTONE * f.vc_milestone))
+        if len(follow):
+            amount = FOLLOW_ON_SIZE * p.vc_round_m_yuan
+            gain = f.productivity[follow] / f.vc_milestone[follow]
+            follow = follow[np.argsort(-gain, kind="stable")]
+            follow = self._affordable(follow[np.cumsum(f.weight[follow] * amount) <= free_budget], amount)
+            self._invest(follow, amount)
+            free_budget -= float(f.weight[follow].sum()) * amount
+        # first rounds: screening on a noisy signal of quality
         young_tech = (f.segment == F.STARTUP) | ((f.segment == F.SERVICE) & (f.age <= VC_MAX_AGE) & (f.revenue <= 200.0))
         cand = f.alive & young_tech & ~f.vc_backed & (f.vc_invested == 0)
         signal = np.full(f.n, -np.inf)
         ci = np.flatnonzero(cand)
         signal[ci] = screening_signal(f.quality[ci], p.vc_screening_noise, self.rng.standard_normal(len(ci)))
-        early = cand & (f.age <= 2.0)
-        guided_budget = float((v.weight * budget * v.guided).sum())
-        total_budget = float((v.weight * budget).sum())
-        focus = gf.stage_focus.at(yr)
-        # guided money under the stage focus goes to the best early start-ups; the rest of
-        # the market prefers firms with a track record (signal + age preference)
-        chosen = self._top_by_signal(signal, early, guided_budget * focus, p.vc_round_m_yuan)
-        spent = float(f.weight[chosen].sum()) * p.vc_round_m_yuan
+        # earmarked guided money goes to the best early start-ups; the rest of the market
+        # prefers firms with a track record (signal + age preference)
+        chosen = self._top_by_signal(signal, cand & (f.age <= 2.0), early_budget, p.vc_round_m_yuan)
         market = signal + PRIVATE_AGE_PREFERENCE * np.minimum(f.age, 5.0)
-        chosen |= self._top_by_signal(market, cand & ~chosen, total_budget - spent, p.vc_round_m_yuan)
+        chosen |= self._top_by_signal(market, cand & ~chosen, free_budget, p.vc_round_m_yuan)
         if chosen.any():
             idx = np.flatnonzero(chosen)
             f.vc_fund[idx] = self.rng.choice(v.n, size=len(idx), p=(v.weight * budget) / total_budget)
             idx = self._affordable(idx, p.vc_round_m_yuan)
-            f.vc_fund[np.setdiff1d(np.flatnonzero(chosen), idx)] = -1
+            chosen[idx] = False  # what is left of chosen could not be afforded
+            f.vc_fund[chosen] = -1
             f.vc_backed[idx] = True
             self._invest(idx, p.vc_round_m_yuan)
-        # staged financing: a follow-on round when productivity passed the milestone
-        backed = f.alive & f.vc_backed
-        follow = np.flatnonzero(backed & (f.productivity >= FOLLOW_ON_MILESTONE * f.vc_milestone))
-        if len(follow):
-            amount = FOLLOW_ON_SIZE * p.vc_round_m_yuan
-            self._invest(self._affordable(follow, amount), amount)
         # exits and write-offs of backed start-ups
         bi = np.flatnonzero(f.alive & f.vc_backed)
         pq = ndtr(f.quality[bi])
@@ -340,7 +344,7 @@ class InnovationModel(mesa.Model):
                  + np.where((f.revenue <= 200.0) & (f.rd_real > 0), lv.procurement.sme_demand_boost.at(self.year), 0.0))
         shock = p.revenue_noise * math.sqrt(DT) * self.rng.standard_normal(f.n)
         new = F.revenue_growth(f.revenue, ratio, p.nominal_growth, p.revenue_productivity_elasticity, shock, extra)
-        f.employees = f.employees * (new / f.revenue) ** 0.5
+        f.employees = f.employees * np.sqrt(new / f.revenue)
         f.revenue = new
         f.age = f.age + DT
         f.margin = f.margin + 0.05 * (self.ic.industrial_profit_margin - f.margin) \
@@ -395,7 +399,7 @@ class InnovationModel(mesa.Model):
             born = slice(n0, f.n)
             # founders' teams come from academia (booked in spin_off); others are hired
             self.researcher_ledger["hired"] += float(f.weight[born] @ f.rd_staff[born]) - self._spinoff_staff
-            self.uc0 = np.concatenate([self.uc0, *(self._uc_2015(b) for b in self._births)])
+            self.uc0 = np.concatenate([self.uc0, self._uc_2015(f.rows(born))])
         self._births = []
         self._spinoff_staff = 0.0
 
@@ -497,8 +501,12 @@ class InnovationModel(mesa.Model):
         idx = np.flatnonzero(eligible)
         if budget <= 0 or len(idx) == 0:
             return out
+        w = self.firms.weight
+        k = int(min(len(idx), budget // (amount * w[idx].min()) + 1))  # at most k rows fit
+        if k < len(idx):
+            idx = idx[np.argpartition(-signal[idx], k - 1)[:k]]
         idx = idx[np.argsort(-signal[idx], kind="stable")]
-        cost = np.cumsum(self.firms.weight[idx] * amount)
+        cost = np.cumsum(w[idx] * amount)
         out[idx[cost <= budget]] = True
         return out
 

@@ -76,6 +76,10 @@ class FirmState:
         for name in _FIELD_NAMES:
             setattr(self, name, np.concatenate([getattr(self, name), *(getattr(o, name) for o in others)]))
 
+    def rows(self, sl: slice) -> "FirmState":
+        """A FirmState of views on the rows ``sl`` (no copies)."""
+        return FirmState(**{name: getattr(self, name)[sl] for name in _FIELD_NAMES})
+
     def check(self) -> None:
         """Raise if a stock is negative or not finite (used by tests and debug runs)."""
         for name in ("revenue", "rd_real", "relabel", "knowledge", "patents", "rd_staff", "cash",
@@ -207,7 +211,8 @@ def productivity(tech_level, knowledge, knowledge0, base, beta):
 
 def revenue_growth(revenue, prod_ratio, nominal_growth, elasticity, shock, extra_growth=0.0, dt=0.25):
     """``Y' = Y * (1 + (g + extra) dt) * (phi'/phi)^sigma * exp(shock)``."""
-    return revenue * (1.0 + (nominal_growth + extra_growth) * dt) * prod_ratio ** elasticity * np.exp(shock)
+    effect = prod_ratio if elasticity == 1.0 else prod_ratio ** elasticity
+    return revenue * (1.0 + (nominal_growth + extra_growth) * dt) * effect * np.exp(shock)
 
 
 def corporate_tax(profit, reported_rd, deduction, tax_rate, loss_cf):

@@ -209,18 +209,16 @@ def rounds_2018q1(focus, seed, commitment=100.0):
     return float(w[new & (age <= 2.0)].sum()), float(w[new].sum())
 
 
-def test_stage_focus_never_lowers_and_can_raise_rounds_to_young_startups():
+def test_stage_focus_raises_first_rounds_to_young_startups():
     """Stage focus 0 -> 1 in 2018 (100 bn yuan a year guided), same state in 2018Q1 in both
-    arms (deterministic comparison, no path noise): weighted first rounds into firms at
-    most 2 years old are never lower with the focus, higher in at least one of 6 seeds, and
-    the total of first rounds is unchanged (same budget). The effect is small: by 2018 the
-    older candidates have mostly had their first round, so the market already funds young
-    start-ups, and the focus binds only in some quarters."""
+    arms (deterministic comparison, no path noise): the earmarked guided money funds first
+    rounds in start-ups at most 2 years old, which the market (follow-ons first, then firms
+    with a track record) would partly not fund. Weighted first rounds into young firms are
+    never lower in any of 6 seeds and higher in at least 4."""
     hi = [rounds_2018q1(1.0, s) for s in SEEDS]
     lo = [rounds_2018q1(0.0, s) for s in SEEDS]
     assert all(h[0] >= l[0] for h, l in zip(hi, lo)), (hi, lo)
-    assert any(h[0] > l[0] for h, l in zip(hi, lo)), (hi, lo)
-    assert [h[1] for h in hi] == pytest.approx([l[1] for l in lo])
+    assert sum(h[0] > l[0] for h, l in zip(hi, lo)) >= 4, (hi, lo)
 
 
 # ---------------------------------------------------------------------------- talent
