@@ -25,6 +25,6 @@ cp $R/readme-compare/compare_targets.png docs/img/compare_targets.png
 cp $R/readme-compare/compare_fiscal.png docs/img/compare_fiscal.png
 cp $R/readme-reach/analysis/reachability.png docs/img/reach.png
 cp $R/readme-reach/analysis/fan_rd_intensity_industry_pct.png docs/img/fan_T5.png
-ls $R/readme-sweep/analysis/ | grep -i heat | head -1 | xargs -I{} cp $R/readme-sweep/analysis/{} docs/img/sweep_heatmap.png
-ls $R/readme-sobol/analysis/ | grep -i sobol | grep png | head -1 | xargs -I{} cp $R/readme-sobol/analysis/{} docs/img/sobol.png
-ls $R/readme-morris/analysis/ | grep -i morris | grep png | head -1 | xargs -I{} cp $R/readme-morris/analysis/{} docs/img/morris.png
+cp $R/readme-sweep/analysis/heat_policy_2016_2020_T5.png docs/img/sweep_heatmap_T5.png
+cp $R/readme-sobol/analysis/sobol_rd_intensity_industry_pct.png docs/img/sobol_T5.png
+cp $R/readme-morris/analysis/morris_rd_intensity_industry_pct.png docs/img/morris_T5.png
