@@ -15,6 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from . import seeds as seedmod
+from .design import salib_problem
 from .errors import ExperimentError
 from .store import ResultStore, atomic_write_json, load_results, wide_at_year
 
@@ -147,8 +148,7 @@ def sobol_analysis(manifest, runs, ind, year=None, num_resamples=200, conf=0.95)
 
     spec = manifest["design"]
     names = [f["name"] for f in spec["factors"]]
-    problem = {"num_vars": len(names), "names": names,
-               "bounds": [[f["low"], f["high"]] for f in spec["factors"]]}
+    problem = salib_problem(spec["factors"])
     block, N = spec["options"]["block"], spec["options"]["n"]
     second = spec["options"]["second_order"]
     wide = wide_at_year(ind, year)
@@ -194,8 +194,7 @@ def morris_analysis(manifest, runs, ind, year=None, num_resamples=200, conf=0.95
 
     spec = manifest["design"]
     names = [f["name"] for f in spec["factors"]]
-    problem = {"num_vars": len(names), "names": names,
-               "bounds": [[f["low"], f["high"]] for f in spec["factors"]]}
+    problem = salib_problem(spec["factors"])
     X = runs.groupby("point_id", sort=True)[names].first().to_numpy()
     wide = wide_at_year(ind, year)
     means, within, R = _point_stats(runs, wide, spec["n_points"])

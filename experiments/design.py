@@ -63,8 +63,7 @@ class Design:
 
     def problem(self) -> dict:
         """The SALib problem definition of this design's factors."""
-        return {"num_vars": len(self.factors), "names": list(self.factor_names),
-                "bounds": [[f.low, f.high] for f in self.factors]}
+        return salib_problem(self.factors)
 
     def runs(self) -> pd.DataFrame:
         """The runs table (one row per run, ordered by run_id)."""
@@ -169,6 +168,13 @@ def _check_salib(factors) -> None:
             raise ExperimentError(f"factor {f.name} has an empty range {f.low}:{f.high}")
 
 
+def salib_problem(factors) -> dict:
+    """SALib's problem definition, shared by sampling and analysis (one definition).
+    ``factors`` are Factor objects or their manifest form (dicts with name, low, high)."""
+    rows = [(f["name"], f["low"], f["high"]) if isinstance(f, dict) else (f.name, f.low, f.high) for f in factors]
+    return {"num_vars": len(rows), "names": [r[0] for r in rows], "bounds": [[r[1], r[2]] for r in rows]}
+
+
 def _lhs(factors, n: int, rng) -> np.ndarray:
     from scipy.stats import qmc
 
@@ -255,9 +261,7 @@ def sobol_design(model, factors: tuple[Factor, ...] | None = None, n: int = 1024
         raise ExperimentError(f"Sobol' sample size must be a power of two >= 2, got {n} "
                               f"(try {lo} or {lo * 2})")
     _check_factors(models, factors)
-    problem = {"num_vars": len(factors), "names": [f.name for f in factors],
-               "bounds": [[f.low, f.high] for f in factors]}
-    sal_seed = int(seedmod.design_rng(seed).integers(2 ** 31))
+    problem, sal_seed = salib_problem(factors), int(seedmod.design_rng(seed).integers(2 ** 31))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -286,9 +290,7 @@ def morris_design(model, factors: tuple[Factor, ...] | None = None, n: int = 20,
     if num_levels < 2 or num_levels % 2:
         raise ExperimentError(f"Morris num_levels must be an even number >= 2, got {num_levels}")
     _check_factors(models, factors)
-    problem = {"num_vars": len(factors), "names": [f.name for f in factors],
-               "bounds": [[f.low, f.high] for f in factors]}
-    sal_seed = int(seedmod.design_rng(seed).integers(2 ** 31))
+    problem, sal_seed = salib_problem(factors), int(seedmod.design_rng(seed).integers(2 ** 31))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")

@@ -103,7 +103,7 @@ class Recorder:
         self._flows = dict.fromkeys(("grants", "pct", "turnover", "vc", "spinoffs"), 0.0)
         self._rates: dict[str, float] = {}
         self._n_quarters = 0
-        self._ht_bridge = 1.0
+        self.ht_bridge = 1.0  # T3 level bridge: assumed 2015 high-tech revenue / simulated (see module doc)
 
     # state read at any time --------------------------------------------------------
     def snapshot(self) -> dict[str, float]:
@@ -151,7 +151,7 @@ class Recorder:
         """2015: stocks from the initial state, flows from the 2015 data they were calibrated to."""
         m, ic = self.m, self.m.ic
         snap = self.snapshot()
-        self._ht_bridge = ic.hightech_revenue_tn_yuan / max(snap["hightech_revenue_model_tn_yuan"], 1e-12)
+        self.ht_bridge = ic.hightech_revenue_tn_yuan / max(snap["hightech_revenue_model_tn_yuan"], 1e-12)
         snap.update({
             "pct_applications": float(ic.pct_applications),
             "tech_contract_turnover_bn_yuan": ic.tech_contract_turnover_bn_yuan,
@@ -221,7 +221,7 @@ class Recorder:
         self._n_quarters = 0
 
     def _store(self, year: int, snap: dict[str, float]) -> None:
-        snap["hightech_revenue_tn_yuan"] = snap["hightech_revenue_model_tn_yuan"] * self._ht_bridge
+        snap["hightech_revenue_tn_yuan"] = snap["hightech_revenue_model_tn_yuan"] * self.ht_bridge
         self.years.append(year)
         for k in INDICATORS:
             self.values[k].append(float(snap[k]))

@@ -43,5 +43,5 @@ def run(scenario: Scenario, seed: int = 0, scale: float | None = None) -> Result
         indicators=model.recorder.as_arrays(),
         calibration={"hightech_shortfall_firms": float(cal.hightech_shortfall),
                      "hightech_revenue_shortfall_tn_yuan": float(cal.hightech_revenue_shortfall) / 1e6,
-                     "hightech_revenue_bridge": float(model.recorder._ht_bridge)},
+                     "hightech_revenue_bridge": float(model.recorder.ht_bridge)},
     )

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-import mesa
 import numpy as np
+
+from sim.agents import RowAgent
 
 UNIVERSITY, INSTITUTE = 0, 1
 KINDS = ("university", "institute")
@@ -57,18 +58,10 @@ def researcher_flows(researchers, mobility_rate, part_time, retirement, inflow, 
     return (mobility_rate * part_time * researchers * dt, retirement * researchers * dt, inflow * researchers * dt)
 
 
-class ResearchOrgAgent(mesa.Agent):
+class ResearchOrgAgent(RowAgent):
     """Mesa view of one university or institute row."""
 
-    def __init__(self, model, row: int):
-        super().__init__(model)
-        self.row = row
-
-    def __getattr__(self, name):
-        st = self.__dict__.get("model") and self.model.orgs
-        if st is not None and name in ResearchOrgState.__dataclass_fields__:
-            return getattr(st, name)[self.row]
-        raise AttributeError(name)
+    state = "orgs"
 
     def __repr__(self) -> str:
         o = self.model.orgs

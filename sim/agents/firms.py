@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-import mesa
 import numpy as np
+
+from sim.agents import RowAgent
 
 INDUSTRIAL, SERVICE, STARTUP = 0, 1, 2
 SEGMENTS = ("industrial", "service", "startup")
@@ -234,18 +235,10 @@ def tech_purchases(rd_real, chi, elasticity, absorptive):
     return chi * np.maximum(rd_real, 0.0) ** elasticity * (1.0 + absorptive)
 
 
-class FirmAgent(mesa.Agent):
+class FirmAgent(RowAgent):
     """Mesa view of one firm row: attribute reads go to the model's arrays."""
 
-    def __init__(self, model, row: int):
-        super().__init__(model)
-        self.row = row
-
-    def __getattr__(self, name):
-        st = self.__dict__.get("model") and self.model.firms
-        if st is not None and name in FirmState.__dataclass_fields__:
-            return getattr(st, name)[self.row]
-        raise AttributeError(name)
+    state = "firms"
 
     @property
     def reported_rd(self) -> float:

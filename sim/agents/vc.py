@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-import mesa
 import numpy as np
+
+from sim.agents import RowAgent
 
 
 @dataclass
@@ -51,18 +52,10 @@ def exit_proceeds(invested, multiple_median, z, sigma=1.0):
     return invested * multiple_median * np.exp(sigma * z)
 
 
-class VCFundAgent(mesa.Agent):
+class VCFundAgent(RowAgent):
     """Mesa view of one venture-fund row."""
 
-    def __init__(self, model, row: int):
-        super().__init__(model)
-        self.row = row
-
-    def __getattr__(self, name):
-        st = self.__dict__.get("model") and self.model.funds
-        if st is not None and name in VCFundState.__dataclass_fields__:
-            return getattr(st, name)[self.row]
-        raise AttributeError(name)
+    state = "funds"
 
     def __repr__(self) -> str:
         v = self.model.funds
