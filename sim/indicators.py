@@ -118,11 +118,12 @@ class Recorder:
         ind_rev = float((w * f.revenue * ind).sum())
         ht_rev = float((w * f.revenue * f.hightech).sum()) / 1e6
         clusters = 0
-        if m.clusters:
+        members = m.government.cluster_members
+        if members:
             inc = np.flatnonzero((f.cluster_id >= 0) & f.alive)
             cid, wc = f.cluster_id[inc], f.weight[inc]
-            rd = np.bincount(cid, wc * f.rd_real[inc], len(m.clusters))
-            rev = np.bincount(cid, wc * f.revenue[inc], len(m.clusters))
+            rd = np.bincount(cid, wc * f.rd_real[inc], len(members))
+            rev = np.bincount(cid, wc * f.revenue[inc], len(members))
             clusters = int(((rev > 0) & (rd >= p.cluster_competitive_intensity * rev)).sum())
         g = m.government
         return {

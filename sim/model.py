@@ -46,7 +46,6 @@ class InnovationModel(mesa.Model):
             self.rng, self.p, self.ic, self.levers, self.scale)
         self.government = GovernmentAgent(self)
         self.researcher_ledger = {"hired": 0.0, "entered": 0.0, "retired": 0.0, "laid_off": 0.0}
-        self.clusters: list[np.ndarray] = []
         self._views: dict[tuple[str, int], mesa.Agent] = {}
         self._init_designations()
         self.recorder = Recorder(self)
@@ -404,26 +403,8 @@ class InnovationModel(mesa.Model):
         self._spinoff_staff = 0.0
 
     def designate(self) -> None:
-        """Year-end designations by the programme rules (quotas, ranked by real R&D)."""
-        f, lv, yr, g, p = self.firms, self.levers.programmes, self.year, self.government, self.p
-        alive = f.alive & (f.segment != F.STARTUP)
-        intensity = f.rd_real / f.revenue
-        g.pilot_firms += self._designate(alive & (intensity >= lv.pilot_min_intensity.at(yr)), F.PILOT,
-                                         lv.pilot_quota.at(yr))
-        g.leading_firms += self._designate(alive & ((f.designations & F.PILOT) > 0), F.LEADING,
-                                           lv.leading_quota.at(yr))
-        hosts = alive & (f.rd_real >= p.centre_host_rd_bn_yuan * 1e3)
-        g.centres += self._designate(hosts, F.CENTRE, lv.centre_quota.at(yr))
-        # alliances: each needs alliance_firms R&D performers not yet in an alliance
-        free = alive & (f.rd_real > 0) & ((f.designations & F.ALLIANCE) == 0)
-        possible = math.floor(float((f.weight * free).sum()) / p.alliance_firms)
-        new_alliances = min(lv.alliance_quota.at(yr), possible)
-        if new_alliances > 0:
-            self._designate(free, F.ALLIANCE, new_alliances * p.alliance_firms)
-            g.alliances += new_alliances
-        # clusters: each forms from cluster_min_hightech certified firms outside clusters
-        free = alive & f.hightech & (f.cluster_id < 0)
-        g.clusters += self._form_clusters(free, int(lv.cluster_quota.at(yr)))
+        """Year-end designations by the government's programme rules."""
+        self.government.run_programmes(self.firms, self.levers.programmes, self.year, self.p, self.rng)
 
     # ------------------------------------------------------------------ helpers
     def _affordable(self, idx: np.ndarray, amount: float) -> np.ndarray:
@@ -510,50 +491,6 @@ class InnovationModel(mesa.Model):
         out[idx[cost <= budget]] = True
         return out
 
-    def _designate(self, eligible, bit, quota) -> float:
-        """Designate up to ``quota`` real firms, largest real R&D first; returns the count."""
-        f = self.firms
-        cand = np.flatnonzero(eligible & ((f.designations & bit) == 0))
-        if quota <= 0 or len(cand) == 0:
-            return 0.0
-        order = cand[np.argsort(-f.rd_real[cand], kind="stable")]
-        cum = np.cumsum(f.weight[order])
-        n_full = int(np.searchsorted(cum, quota + 1e-9, side="right"))
-        take = list(order[:n_full])
-        left = quota - (cum[n_full - 1] if n_full else 0.0)
-        # a row standing for more firms than the quota left is designated with probability left / weight
-        if n_full < len(order) and left > 0 and self.rng.random() < left / f.weight[order[n_full]]:
-            take.append(order[n_full])
-        take = np.asarray(take, dtype=np.int64)
-        f.designations[take] |= bit
-        return float(f.weight[take].sum())
-
-    def _form_clusters(self, free, count: int) -> int:
-        """Form up to ``count`` clusters of at least cluster_min_hightech certified firms
-        outside clusters: each seeded by the free firm with the largest real R&D, filled
-        with free firms of its sector (technological proximity), else of any sector.
-        Returns the number formed."""
-        f, need = self.firms, self.p.cluster_min_hightech
-        idx = np.flatnonzero(free)
-        order = idx[np.argsort(-f.rd_real[idx], kind="stable")]
-        avail = np.ones(len(order), bool)
-        formed = 0
-        for _ in range(count):
-            pos = np.flatnonzero(avail)
-            if f.weight[order[pos]].sum() < need:
-                break
-            same = pos[f.sector[order[pos]] == f.sector[order[pos[0]]]]
-            pick = same if f.weight[order[same]].sum() >= need else pos
-            cum = np.cumsum(f.weight[order[pick]])
-            pick = pick[: int(np.searchsorted(cum, need)) + 1]
-            avail[pick] = False
-            members = order[pick]
-            f.cluster_id[members] = len(self.clusters)
-            f.designations[members] |= F.CLUSTER
-            self.clusters.append(members)
-            formed += 1
-        return formed
-
     def _use_vouchers(self) -> float:
         """Vouchers buy academic services for SMEs; non-performers start R&D. Returns turnover."""
         vo, yr = self.levers.vouchers, self.year
@@ -632,13 +569,7 @@ class InnovationModel(mesa.Model):
         self._firm_rd0 = float((f.weight * f.rd_real).sum())
         self._org_sales0 = self.orgs.sales.copy()
         self._prod_prev = f.productivity.copy()
-        g.pilot_firms = self._designate(f.alive & (f.rd_real > 0) & (f.segment != F.STARTUP), F.PILOT, ic.pilot_firms)
-        g.centres = float(ic.innovation_centres)
-        n_members = ic.alliances * self.p.alliance_firms
-        free = f.alive & (f.rd_real > 0)
-        self._designate(free, F.ALLIANCE, n_members)
-        g.alliances = float(ic.alliances)
-        g.clusters = float(self._form_clusters(f.alive & f.hightech, ic.clusters))
+        g.designate_2015(f, ic, self.p, self.rng)
         for name in ("q_spinoffs", "q_vc", "q_grants", "q_pct", "q_turnover"):
             setattr(self, name, 0.0)
 

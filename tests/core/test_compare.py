@@ -53,7 +53,7 @@ def compared(tmp_path_factory):
     import io
     o, e = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(o), contextlib.redirect_stderr(e):
-        rc = main(["compare", POLICY, NO_DED, "--replications", "3", "--scale", "0.005",
+        rc = main(["compare", POLICY, NO_DED, "--replications", "8", "--scale", "0.005",
                    "--workers", "1", "--out", str(out)])
     return rc, out, o.getvalue(), e.getvalue()
 
@@ -67,7 +67,7 @@ def test_compare_exit_and_files(compared):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # no staging folders left beside the output
     assert [p.name for p in out.parent.iterdir()] == ["out"]
-    assert "compare: 2 scenarios x 3 shared seeds" in stdout
+    assert "compare: 2 scenarios x 8 shared seeds" in stdout
 
 
 def test_compare_targets_csv(compared):
@@ -89,7 +89,7 @@ def test_compare_fiscal_csv(compared):
     row = f.iloc[0]
     assert row.scenario == "cf_no_deduction_increase"
     assert row.extra_cost_bn_yuan < 0
-    assert row.extra_cost_ci_high < 0  # saving is clear even on 3 seeds
+    assert row.extra_cost_ci_high < 0  # the saving is clear on 8 paired seeds
     assert row.extra_real_rd_bn_yuan < 0
     assert row.real_rd_per_yuan == pytest.approx(row.extra_real_rd_bn_yuan / row.extra_cost_bn_yuan)
 
@@ -99,7 +99,7 @@ def test_compare_manifest(compared):
     m = json.loads((out / "manifest.json").read_text())
     assert m["command"] == "compare"
     assert [s["name"] for s in m["scenarios"]] == ["policy_2016_2020", "cf_no_deduction_increase"]
-    assert len(m["seeds"]) == 3 and len(set(m["seeds"])) == 3
+    assert len(m["seeds"]) == 8 and len(set(m["seeds"])) == 8
     assert all(isinstance(s, int) for s in m["seeds"])
     assert m["scale"] == 0.005
 

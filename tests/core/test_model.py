@@ -33,7 +33,7 @@ def test_2015_aggregates_exact(model0):
     assert v2015(m, "enterprise_rd_bn_yuan") == pytest.approx(1088.0, rel=1e-9)
     assert v2015(m, "rd_intensity_industry_pct") == pytest.approx(0.90, abs=0.005)
     assert v2015(m, "alliances") == 146
-    assert m.government.clusters == 32 and len(m.clusters) == 32
+    assert m.government.clusters == 32 and len(m.government.cluster_members) == 32
     assert v2015(m, "innovation_centres") == 0
 
 
