@@ -10,13 +10,13 @@ import math
 
 import mesa
 import numpy as np
+from scipy.special import ndtr
 
 from sim.agents import firms as F
 from sim.agents.academia import ResearchOrgAgent, academic_sales, researcher_flows
 from sim.agents.government import GovernmentAgent
 from sim.agents.vc import VCFundAgent, exit_proceeds, guided_capital, screening_signal
 from sim.indicators import Recorder
-from scipy.special import ndtr
 from sim.initial_state import KNOWLEDGE_BASE_SHARE, build_world, empty_firms
 from sim.policy_context import firm_tax_context
 from sim.scenario import Scenario
@@ -257,7 +257,7 @@ class InnovationModel(mesa.Model):
         new.rd_staff[:] = moved / (k * w_s)
         self._spinoff_staff += moved
         self._births.append(new)  # rows join the arrays at the end of the quarter
-        self.q_spinoffs = getattr(self, "q_spinoffs", 0.0) + k * w_s
+        self.q_spinoffs += k * w_s
 
     def finance_ventures(self) -> None:
         """Guidance-fund capital, screening and rounds, follow-ons, exits and write-offs."""
