@@ -47,14 +47,6 @@ class Schedule:
         i = min(max(year, FIRST_YEAR), LAST_YEAR) - FIRST_YEAR
         return self.values[i]
 
-    def is_constant(self) -> bool:
-        return all(v == self.values[0] for v in self.values)
-
-    def to_toml_value(self) -> Any:
-        if self.is_constant():
-            return self.values[0]
-        return {str(y): v for y, v in zip(YEARS, self.values)}
-
 
 def parse_schedule(raw: Any, default: Schedule, where: str, low: float, high: float) -> Schedule:
     """Turn a scenario value into a Schedule, checking the window, overlaps and range."""
@@ -156,7 +148,3 @@ class Lever:
                 value, getattr(base, name), f"{where}.{name}", f.metadata["low"], f.metadata["high"]
             )
         return dataclasses.replace(base, **kwargs)
-
-    def at(self, year: int) -> dict[str, float]:
-        """All field values in force in ``year``."""
-        return {f.name: getattr(self, f.name).at(year) for f in self.field_specs()}
