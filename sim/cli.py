@@ -1,6 +1,6 @@
 """The ``innosim`` command line.
 
-``innosim run SCENARIO.toml [--seed N] [--replications R] [--scale S] [--out DIR]``
+``innosim run SCENARIO.toml [--seed N] [--replications R] [--scale S] [--workers W] [--out DIR]``
 ``innosim levers``
 plus the experiment commands (``sweep``, ``sensitivity``, ``reach``, ``report``) from
 ``experiments.cli`` when available.
@@ -50,7 +50,6 @@ def _number(kind):
 
 def cmd_run(args) -> int:
     from sim.indicators import INDICATORS, STALE_BASELINE_NOTE, TARGETS
-    from sim.run import run
 
     sc = load_scenario(args.scenario)
     reps = check_run_option("replications", args.replications if args.replications is not None else sc.run.replications, "option --")
@@ -59,16 +58,18 @@ def cmd_run(args) -> int:
     out = Path(args.out) if args.out else Path("results") / sc.name
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
     seeds = derive_seeds(seed, reps)
     t0 = time.perf_counter()
-    results = []
     show = sys.stderr.isatty() and reps > 1
-    for i, s in enumerate(seeds):
-        results.append(run(sc, seed=s, scale=scale))
+
+    def progress(done, total):
         if show:
-            print(f"\r  replication {i + 1}/{reps}", end="", file=sys.stderr)
-    if show:
-        print(file=sys.stderr)
+            print(f"\r  replication {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
+
+    from experiments.compare import run_paired
+    results = run_paired([sc], seeds, scale, args.workers or 1, progress)[0]
     elapsed = time.perf_counter() - t0
     years = results[0].years
     table = summarise(results, TARGETS)
@@ -194,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replications", type=_number(int))
     p.add_argument("--scale", type=_number(float))
     p.add_argument("--out")
+    p.add_argument("--workers", type=_number(int), help="worker processes (default 1; results do not depend on it)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("levers", help="list every lever with its fields, units and defaults")
     p.set_defaults(func=cmd_levers)
