@@ -231,11 +231,13 @@ def write_report(out) -> Path:
                 fy_s = "" if fy is None else "%g (%g–%g)" % (fy["median"], fy["q25"], fy["q75"])
                 pd_s = "" if pd_ is None else "%+.3f [%+.3f, %+.3f]" % (
                     pd_["diff"], pd_["ci"][0], pd_["ci"][1])
+                cc = r.get("ci_cluster") or [None, None]
+                cc_s = "" if cc[0] is None else f"[{cc[0]:.3f}, {cc[1]:.3f}]"
                 rows.append(f"<tr><td>{e(g['label'])}</td><td>{e(tid)}</td><td>{r['p']:.3f}</td>"
-                            f"<td>[{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]</td><td>{r['p_ever']:.3f}</td>"
+                            f"<td>[{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]</td><td>{cc_s}</td><td>{r['p_ever']:.3f}</td>"
                             f"<td>{fy_s}</td><td>{pd_s}</td><td>{r['n']}</td></tr>")
         parts.append("<table><tr><th>scenario</th><th>target</th><th>P(reached in final year)</th>"
-                     "<th>95% CI</th><th>P(ever reached)</th><th>first year reached: median (IQR)</th>"
+                     "<th>95% CI (Wilson)</th><th>95% CI (bootstrap over design points)</th><th>P(ever reached)</th><th>first year reached: median (IQR)</th>"
                      "<th>paired difference vs first row</th><th>runs</th></tr>" + "".join(rows) + "</table>")
         heats = heatmaps(manifest, reach, adir)
         if heats:

@@ -79,3 +79,22 @@ def test_bad_designs_raise_one_line(make, msg):
     with pytest.raises(ExperimentError) as e:
         make()
     assert msg in str(e.value) and "\n" not in str(e.value)
+
+
+def test_cluster_bootstrap_interval():
+    """Clustered bootstrap: identical replications inside a cluster do not narrow the
+    interval. 10 clusters x 4 identical replications must give (within bootstrap noise) the
+    interval of the 10 cluster outcomes alone, which is wider than a Wilson interval on 40."""
+    from experiments.analysis import cluster_bootstrap, wilson
+    rng = np.random.default_rng(0)
+    outcome = np.array([1, 0, 1, 1, 0, 0, 1, 0, 1, 1], float)
+    hits = np.repeat(outcome, 4)
+    clusters = np.repeat(np.arange(10), 4)
+    lo, hi = cluster_bootstrap(hits, clusters, rng)
+    lo1, hi1 = cluster_bootstrap(outcome, np.arange(10), np.random.default_rng(0))
+    assert abs(lo - lo1) <= 0.05 and abs(hi - hi1) <= 0.05
+    wl, wh = wilson(int(hits.sum()), 40)
+    assert hi - lo > wh - wl
+    assert lo <= 0.6 <= hi
+    lo_one, hi_one = cluster_bootstrap(hits, np.zeros(40), rng)
+    assert np.isnan(lo_one) and np.isnan(hi_one)
