@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,29 +104,24 @@ def compare(scenarios, seeds, scale, workers=None, progress=None) -> dict:
                 [np.nansum(r.indicators["public_cost_bn_yuan"][POLICY_YEARS]) for r in ref]))}
 
 
-def _f(x):
-    if not np.isfinite(x):
-        return "n/a"
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
-
-
 def format_comparison(res: dict) -> str:
+    from sim.cli import fmt_number
     lines = [f"paired differences in 2020 against {res['reference']} (mean [95% CI]); P(reach) reference -> scenario"]
     head = f"{'scenario':28} {'target':6} {'difference':>30} {'P(reach)':>14}"
     lines += [head, "-" * len(head)]
     for r in res["rows"]:
-        lines.append(f"{r['scenario']:28} {r['target']:6} {_f(r['diff']) + ' [' + _f(r['ci_low']) + ', ' + _f(r['ci_high']) + ']':>30} "
+        lines.append(f"{r['scenario']:28} {r['target']:6} {fmt_number(r['diff']) + ' [' + fmt_number(r['ci_low']) + ', ' + fmt_number(r['ci_high']) + ']':>30} "
                      f"{r['p_reach_reference']:>6.2f} -> {r['p_reach_scenario']:<5.2f}")
     lines.append("")
     lines.append(f"public cost 2016-2020 (tax expenditures + outlays), reference {res['reference']}: "
-                 f"{_f(res['reference_public_cost_2016_2020_bn_yuan'])} bn yuan")
+                 f"{fmt_number(res['reference_public_cost_2016_2020_bn_yuan'])} bn yuan")
     head = f"{'scenario':28} {'cost bn yuan':>14} {'extra cost [95% CI]':>30} {'extra real R&D [95% CI]':>30} {'R&D/yuan':>9}"
     lines += [head, "-" * len(head)]
     for r in res["fiscal"]:
-        lines.append(f"{r['scenario']:28} {_f(r['public_cost_2016_2020_bn_yuan']):>14} "
-                     f"{_f(r['extra_cost_bn_yuan']) + ' [' + _f(r['extra_cost_ci_low']) + ', ' + _f(r['extra_cost_ci_high']) + ']':>30} "
-                     f"{_f(r['extra_real_rd_bn_yuan']) + ' [' + _f(r['extra_real_rd_ci_low']) + ', ' + _f(r['extra_real_rd_ci_high']) + ']':>30} "
-                     f"{_f(r['real_rd_per_yuan']):>9}")
+        lines.append(f"{r['scenario']:28} {fmt_number(r['public_cost_2016_2020_bn_yuan']):>14} "
+                     f"{fmt_number(r['extra_cost_bn_yuan']) + ' [' + fmt_number(r['extra_cost_ci_low']) + ', ' + fmt_number(r['extra_cost_ci_high']) + ']':>30} "
+                     f"{fmt_number(r['extra_real_rd_bn_yuan']) + ' [' + fmt_number(r['extra_real_rd_ci_low']) + ', ' + fmt_number(r['extra_real_rd_ci_high']) + ']':>30} "
+                     f"{fmt_number(r['real_rd_per_yuan']):>9}")
     return "\n".join(lines)
 
 
@@ -192,8 +188,8 @@ def cmd_compare(args) -> int:
     t0 = time.perf_counter()
 
     def progress(done, total):
-        if os.isatty(2):
-            print(f"\r  runs {done}/{total}", end="" if done < total else "\n", file=__import__("sys").stderr)
+        if sys.stderr.isatty():
+            print(f"\r  runs {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
 
     res = compare(scs, seeds, scale, args.workers, progress)
     elapsed = time.perf_counter() - t0

@@ -99,7 +99,10 @@ def summarise(results, targets) -> list[dict]:
     return rows
 
 
-def _fmt(x: float) -> str:
+def fmt_number(x: float) -> str:
+    """Compact number for the command-line tables (n/a when not finite)."""
+    if not np.isfinite(x):
+        return "n/a"
     if abs(x) >= 1e4:
         return f"{x:,.0f}"
     if abs(x) >= 100:
@@ -111,9 +114,9 @@ def format_table(rows) -> str:
     head = f"{'target':6} {'indicator':32} {'2015':>10} {'2020 median [5%, 95%]':>30} {'target':>10} {'P(reach)':>9}"
     lines = [head, "-" * len(head)]
     for r in rows:
-        band = f"{_fmt(r['median_2020'])} [{_fmt(r['p05_2020'])}, {_fmt(r['p95_2020'])}]"
-        lines.append(f"{r['target']:6} {r['indicator']:32} {_fmt(r['value_2015']):>10} {band:>30} "
-                     f"{_fmt(r['target_2020']):>10} {r['share_reaching']:>9.2f}")
+        band = f"{fmt_number(r['median_2020'])} [{fmt_number(r['p05_2020'])}, {fmt_number(r['p95_2020'])}]"
+        lines.append(f"{r['target']:6} {r['indicator']:32} {fmt_number(r['value_2015']):>10} {band:>30} "
+                     f"{fmt_number(r['target_2020']):>10} {r['share_reaching']:>9.2f}")
     return "\n".join(lines)
 
 

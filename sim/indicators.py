@@ -102,7 +102,6 @@ class Recorder:
         self.values: dict[str, list[float]] = {k: [] for k in INDICATORS}
         self._flows = dict.fromkeys(("grants", "pct", "turnover", "vc", "spinoffs"), 0.0)
         self._rates: dict[str, float] = {}
-        self._n_quarters = 0
         self.ht_bridge = 1.0  # T3 level bridge: assumed 2015 high-tech revenue / simulated (see module doc)
 
     # state read at any time --------------------------------------------------------
@@ -175,7 +174,6 @@ class Recorder:
         m.q_vc = m.q_spinoffs = 0.0
         for k, v in self.flow_rates().items():
             self._rates[k] = self._rates.get(k, 0.0) + v / 4.0
-        self._n_quarters += 1
 
     def flow_rates(self) -> dict[str, float]:
         """Annual-rate flows this quarter (their yearly average is the year's flow)."""
@@ -219,7 +217,6 @@ class Recorder:
         self._store(year, snap)
         self._flows = dict.fromkeys(self._flows, 0.0)
         self._rates = {}
-        self._n_quarters = 0
 
     def _store(self, year: int, snap: dict[str, float]) -> None:
         snap["hightech_revenue_tn_yuan"] = snap["hightech_revenue_model_tn_yuan"] * self.ht_bridge

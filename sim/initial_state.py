@@ -81,7 +81,7 @@ class Calibration:
     hightech_revenue_shortfall: float  # million yuan of 2015 high-tech revenue not supplied
     aware_share: float          # share of firms (weighted) aware of certification in 2015
     startup_weight: float       # real start-ups per start-up row
-    pareto_alpha: float
+    pareto_alpha: float         # shape of the industrial firm-size distribution
 
 
 def _segment_revenue(rng, segment: str, ic: InitialConditions, scale: float):
@@ -250,7 +250,6 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
 
     # ---------------------------------------------------------------- patents and IP
     kk = f.knowledge ** p.patent_knowledge_elasticity
-    patent_rate = ic.enterprise_invention_grants / (w * kk).sum()
     stock_rate = ic.enterprise_invention_patents_valid / (w * kk).sum()
     f.patents = rng.poisson(stock_rate * kk).astype(float)
     f.core_ip = (f.patents > 0) | (perform & (rng.random(n) < 0.7))
@@ -367,7 +366,7 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
         revenue_ref=revenue_ref, cost_fte=cost_fte, private_vc_inflow=p.vc_investment_rate * cap_total * 0.6,
         hightech_shortfall=shortfall, hightech_revenue_shortfall=rev_gap, aware_share=float((w * aware).sum() / w.sum()), startup_weight=float(parts["startup"][1].mean()), pareto_alpha=alpha,
     )
-    ctx = firm_tax_context(f, levers, 2015, p)
+    # each firm's 2015 user cost, from the post-certification context used to settle the notch
     uc0 = F.user_cost(ctx.tax_rate, ctx.deduction, ctx.deduction_value)
     return f, orgs, funds, cal, uc0
 

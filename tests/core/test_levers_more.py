@@ -85,6 +85,14 @@ def ind(name, year=2020):
     return lambda r: r.value(name, year)
 
 
+def assert_lever_raises(base, values, indicator):
+    """Runs with ``values`` raise ``indicator`` in 2020 over the paired base runs (2 s.e.);
+    returns the changed runs for further checks."""
+    ch = runs(values)
+    assert_raises_mean(arr(ch, ind(indicator)), arr(base, ind(indicator)))
+    return ch
+
+
 # ---------------------------------------------------------------------------- neutral settings
 ALL_FIELDS = [(lever, f.name, f.metadata["default"])
               for lever, cls in LEVER_CLASSES.items() for f in cls.field_specs()]
@@ -119,8 +127,7 @@ def test_all_fields_at_defaults_together_are_neutral(base_seed3):
 def test_accelerated_depreciation_raises_real_rd_and_books_its_cost(base):
     """pv_gain 0 -> 1: real enterprise R&D in 2020 up (2 s.e.); depreciation tax expenditure
     is exactly 0 in the base and > 0 in every policy year of every changed run."""
-    ch = runs({"levers.accelerated_depreciation.pv_gain": 1.0})
-    assert_raises_mean(arr(ch, ind("enterprise_rd_real_bn_yuan")), arr(base, ind("enterprise_rd_real_bn_yuan")))
+    ch = assert_lever_raises(base, {"levers.accelerated_depreciation.pv_gain": 1.0}, "enterprise_rd_real_bn_yuan")
     for r in base:
         assert np.all(r.ind["tax_expenditure_depreciation_bn_yuan"][1:] == 0.0)
     for r in ch:
@@ -129,27 +136,23 @@ def test_accelerated_depreciation_raises_real_rd_and_books_its_cost(base):
 
 def test_hightech_lower_tax_rate_raises_tax_expenditure(base):
     """Certified rate 15% -> 5%: high-tech tax expenditure 2020 up (2 s.e.)."""
-    ch = runs({"levers.hightech.tax_rate": 0.05})
-    assert_raises_mean(arr(ch, ind("tax_expenditure_hightech_bn_yuan")), arr(base, ind("tax_expenditure_hightech_bn_yuan")))
+    assert_lever_raises(base, {"levers.hightech.tax_rate": 0.05}, "tax_expenditure_hightech_bn_yuan")
 
 
 def test_hightech_lower_staff_share_raises_certified_firms(base):
     """Staff test 30% -> 5%: certified firms 2020 up (2 s.e.)."""
-    ch = runs({"levers.hightech.staff_share": 0.05})
-    assert_raises_mean(arr(ch, ind("hightech_enterprises")), arr(base, ind("hightech_enterprises")))
+    assert_lever_raises(base, {"levers.hightech.staff_share": 0.05}, "hightech_enterprises")
 
 
 def test_hightech_no_ip_requirement_raises_certified_firms(base):
     """ip_required 1 -> 0: certified firms 2020 up (2 s.e.)."""
-    ch = runs({"levers.hightech.ip_required": 0.0})
-    assert_raises_mean(arr(ch, ind("hightech_enterprises")), arr(base, ind("hightech_enterprises")))
+    assert_lever_raises(base, {"levers.hightech.ip_required": 0.0}, "hightech_enterprises")
 
 
 def test_hightech_longer_validity_raises_certified_firms(base):
     """Validity 3 -> 10 years: certificates granted from 2016 never expire before 2021, so
     certified firms 2020 are up (2 s.e.)."""
-    ch = runs({"levers.hightech.validity_years": 10.0})
-    assert_raises_mean(arr(ch, ind("hightech_enterprises")), arr(base, ind("hightech_enterprises")))
+    assert_lever_raises(base, {"levers.hightech.validity_years": 10.0}, "hightech_enterprises")
 
 
 def test_tech_sme_deduction_raises_tech_sme_real_rd(base):
@@ -233,23 +236,20 @@ def test_commissioners_raise_sme_productivity(base):
 def test_transfer_share_raises_turnover(base):
     """Researchers' share of transfer proceeds 50% -> 100%: technology-contract turnover
     2020 up (2 s.e.)."""
-    ch = runs({"levers.talent.transfer_share": 1.0})
-    assert_raises_mean(arr(ch, ind("tech_contract_turnover_bn_yuan")), arr(base, ind("tech_contract_turnover_bn_yuan")))
+    assert_lever_raises(base, {"levers.talent.transfer_share": 1.0}, "tech_contract_turnover_bn_yuan")
 
 
 # ---------------------------------------------------------------------------- programmes
 def test_pilot_quota_raises_pilot_firms(base):
     """Pilot quota 75 -> 500 a year: pilot firms 2020 up (2 s.e.)."""
-    ch = runs({"levers.programmes.pilot_quota": 500.0})
-    assert_raises_mean(arr(ch, ind("pilot_firms")), arr(base, ind("pilot_firms")))
+    assert_lever_raises(base, {"levers.programmes.pilot_quota": 500.0}, "pilot_firms")
 
 
 def test_leading_quota_raises_real_rd_and_costs_money(base):
     """Leading-firm quota 0 -> 200 a year (support 0.1): real enterprise R&D 2020 up (2 s.e.);
     the programme outlay is exactly 0 in the base and > 0 in 2017-2020 of every changed run
     (the first cohort is designated at the end of 2016)."""
-    ch = runs({"levers.programmes.leading_quota": 200.0})
-    assert_raises_mean(arr(ch, ind("enterprise_rd_real_bn_yuan")), arr(base, ind("enterprise_rd_real_bn_yuan")))
+    ch = assert_lever_raises(base, {"levers.programmes.leading_quota": 200.0}, "enterprise_rd_real_bn_yuan")
     for r in base:
         assert np.all(r.ind["outlay_programmes_bn_yuan"][1:] == 0.0)
     for r in ch:
@@ -258,8 +258,7 @@ def test_leading_quota_raises_real_rd_and_costs_money(base):
 
 def test_alliance_quota_raises_alliances(base):
     """Alliance quota 20 -> 100 a year: alliances 2020 up (2 s.e.)."""
-    ch = runs({"levers.programmes.alliance_quota": 100.0})
-    assert_raises_mean(arr(ch, ind("alliances")), arr(base, ind("alliances")))
+    assert_lever_raises(base, {"levers.programmes.alliance_quota": 100.0}, "alliances")
 
 
 def test_cluster_quota_raises_clusters(base):
