@@ -171,7 +171,11 @@ class SimModelFunction:
         if isinstance(scenario, Scenario):
             sc = scenario
         else:
-            path = Path(scenario)
+            from sim.scenario import resolve_scenario_path
+            try:
+                path = resolve_scenario_path(scenario)
+            except ScenarioError as exc:
+                raise ExperimentError(str(exc)) from None
             if not path.is_file():
                 raise ExperimentError(f"scenario file not found: {path}")
             try:
@@ -281,11 +285,15 @@ def resolve_model(spec: str, scale: float | None = None):
             return cls(**kwargs)
         except TypeError as exc:
             raise ExperimentError(f"builtin model {parsed.path}: {exc}") from None
-    path = Path(spec)
-    if not path.is_file():
-        raise ExperimentError(f"scenario file not found: {spec}")
     try:
         import sim.run  # noqa: F401
+        from sim.scenario import ScenarioError, resolve_scenario_path
     except ImportError as exc:
         raise ExperimentError(f"cannot import the simulator (sim): {exc}") from None
+    try:
+        path = resolve_scenario_path(spec)
+    except ScenarioError as exc:
+        raise ExperimentError(str(exc)) from None
+    if not path.is_file():
+        raise ExperimentError(f"scenario file not found: {spec}")
     return SimModelFunction(path, scale)

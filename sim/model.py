@@ -3,10 +3,17 @@
 ``InnovationModel.step()`` is the flat schedule of the ODD's process overview. Each phase
 computes with the pure rules of ``sim/agents/*`` on whole arrays and writes the result
 into the state. One seed drives one ``numpy.random.Generator`` (``self.rng``).
+
+Time: **one step is one quarter** (``DT`` = 0.25 years). The model is set up in the
+state of end-2015 and its horizon is ``STEPS`` = 20 steps, 2016Q1 to 2020Q4; after the
+20th step ``model.running`` is False, and ``step()`` past the horizon does nothing
+(the Mesa idiom ``while model.running: model.step()`` stops at the end of 2020).
 """
 from __future__ import annotations
 
 import math
+import warnings
+from functools import partial
 
 import mesa
 import numpy as np
@@ -16,7 +23,7 @@ from sim.agents import firms as F
 from sim.agents.academia import ResearchOrgAgent, academic_sales, researcher_flows
 from sim.agents.government import GovernmentAgent
 from sim.agents.vc import VCFundAgent, exit_proceeds, guided_capital, screening_signal
-from sim.indicators import Recorder
+from sim.indicators import INDICATORS, Recorder
 from sim.initial_state import KNOWLEDGE_BASE_SHARE, build_world, empty_firms
 from sim.policy_context import firm_tax_context
 from sim.scenario import Scenario
@@ -30,10 +37,55 @@ VC_MAX_AGE = 8.0            # years; young technology service firms VC also fina
 PRIVATE_AGE_PREFERENCE = 0.6  # signal units per year of age (to 5) private VC adds: track record (assumption)
 
 
-class InnovationModel(mesa.Model):
-    """China's technology-innovation system, 2015 → 2020, one quarter per step."""
+SAMPLE_PER_SEGMENT = 8  # firms per segment in the DataCollector's firm sample
 
-    def __init__(self, scenario: Scenario | None = None, seed: int = 0, scale: float | None = None):
+
+def _annual_indicator(name: str, model: "InnovationModel") -> float:
+    """Model reporter: the indicator's value for the year the step closed (NaN mid-year)."""
+    if model.quarter % 4 or not model.recorder.years:
+        return float("nan")
+    return model.recorder.values[name][-1]
+
+
+FIRM_REPORTERS = {
+    "segment": "segment_name",
+    "alive": lambda a: bool(a.alive),
+    "revenue_m_yuan": lambda a: float(a.revenue),
+    "rd_real_m_yuan": lambda a: float(a.rd_real),
+    "rd_reported_m_yuan": lambda a: a.reported_rd,
+    "rd_intensity_reported_pct": lambda a: 100.0 * a.reported_rd / a.revenue if a.revenue > 0 else float("nan"),
+    "hightech": lambda a: bool(a.hightech),
+    "patents": lambda a: float(a.patents),
+    "weight": lambda a: float(a.weight),
+}
+"""Agent reporters of the firm sample (FirmAgent attributes; money in million yuan, per real firm)."""
+
+
+class InnovationModel(mesa.Model):
+    """China's technology-innovation system, 2015 → 2020, one quarter per step.
+
+    * ``InnovationModel(scenario, seed, scale)``: the end-2015 state of the scenario;
+      ``scenario`` may be a :class:`Scenario` or the name of a shipped scenario
+      (``"policy_2016_2020"``; see ``innosim scenarios``), ``None`` is 2015 policy frozen.
+    * ``step()`` simulates one quarter; 20 steps reach 2020Q4 and set ``running`` False.
+    * ``datacollector`` (a Mesa :class:`mesa.DataCollector`) collects after every step:
+      model reporters ``year``, ``quarter`` and one per indicator of
+      :data:`sim.indicators.INDICATORS` — annual values, filled in the quarter that closes
+      the year (Q4) and NaN in the other quarters; agent-type reporters
+      :data:`FIRM_REPORTERS` for :class:`FirmAgent` views of a fixed firm sample
+      (``firm_sample``: for each segment, the ``SAMPLE_PER_SEGMENT`` firms at evenly spaced
+      quantiles of 2015 revenue; plus any firm you open with ``model.firm(row)``).
+      ``get_model_vars_dataframe()`` has one row per quarter;
+      ``annual_frame()`` gives the annual indicators including 2015.
+    * ``collect=False`` skips the DataCollector (the plain ``run`` function and the
+      experiments use it; the simulated results are identical).
+    """
+
+    def __init__(self, scenario: Scenario | str | None = None, seed: int = 0, scale: float | None = None,
+                 collect: bool = True):
+        if isinstance(scenario, str):
+            from sim.scenario import load_scenario
+            scenario = load_scenario(scenario)
         super().__init__(rng=np.random.default_rng(seed))
         self.scenario = scenario if scenario is not None else Scenario(name="default")
         self.seed = seed
@@ -50,6 +102,17 @@ class InnovationModel(mesa.Model):
         self._init_designations()
         self.recorder = Recorder(self)
         self.recorder.record_initial()
+        self.datacollector = None
+        self.firm_sample: list[int] = []
+        if collect:
+            self.firm_sample = self._sample_rows()
+            for r in self.firm_sample:
+                self.firm(r)
+            self.datacollector = mesa.DataCollector(
+                model_reporters={"year": lambda m: m.year, "quarter": lambda m: (m.quarter - 1) % 4 + 1,
+                                 **{name: partial(_annual_indicator, name) for name in INDICATORS}},
+                agenttype_reporters={F.FirmAgent: FIRM_REPORTERS},
+            )
 
     # ------------------------------------------------------------------ schedule
     @property
@@ -58,7 +121,14 @@ class InnovationModel(mesa.Model):
         return START_YEAR + (self.quarter + 3) // 4 if self.quarter else START_YEAR
 
     def step(self) -> None:
-        """One quarter. Phases in order (docs/ODD.md, process overview)."""
+        """One quarter. Phases in order (docs/ODD.md, process overview).
+
+        Past the horizon (2020Q4) a step does nothing and ``running`` stays False.
+        """
+        if self.quarter >= STEPS:
+            self.running = False
+            warnings.warn("the model's horizon ends in 2020Q4; step() past it does nothing", stacklevel=2)
+            return
         self.quarter += 1
         self.ctx = firm_tax_context(self.firms, self.levers, self.year, self.p)
         self._psi = None
@@ -87,10 +157,42 @@ class InnovationModel(mesa.Model):
         self.recorder.accumulate_quarter()
         if self.quarter % 4 == 0:
             self.recorder.close_year(self.year)
+        if self.quarter >= STEPS:
+            self.running = False
+        if self.datacollector is not None:
+            self.datacollector.collect(self)
 
     def run_model(self) -> None:
+        """Step to the end of the horizon (2020Q4)."""
         while self.quarter < STEPS:
             self.step()
+
+    def annual_frame(self, wide: bool = True):
+        """Annual indicators recorded so far (2015 first) as a pandas DataFrame.
+
+        ``wide=True``: one row per year, one column per indicator; otherwise tidy rows
+        ``year, indicator, unit, value``.
+        """
+        import pandas as pd
+
+        wide_df = pd.DataFrame(self.recorder.as_arrays(), index=pd.Index(self.recorder.years, name="year"))
+        if wide:
+            return wide_df
+        tidy = wide_df.reset_index().melt(id_vars="year", var_name="indicator", value_name="value")
+        tidy.insert(2, "unit", tidy["indicator"].map(lambda k: INDICATORS[k].unit))
+        return tidy
+
+    def _sample_rows(self) -> list[int]:
+        """The documented firm sample: per segment, firms at revenue quantiles 1/16, 3/16, ..., 15/16."""
+        f, rows = self.firms, []
+        for seg in (F.INDUSTRIAL, F.SERVICE, F.STARTUP):
+            idx = np.flatnonzero(f.alive & (f.segment == seg))
+            if len(idx) == 0:
+                continue
+            idx = idx[np.argsort(f.revenue[idx], kind="stable")]
+            q = (np.arange(SAMPLE_PER_SEGMENT) + 0.5) / SAMPLE_PER_SEGMENT
+            rows.extend(int(r) for r in dict.fromkeys(idx[(q * len(idx)).astype(int)]))
+        return rows
 
     # ------------------------------------------------------------------ phases
     def decide_rd(self) -> None:

@@ -32,10 +32,35 @@ class Result:
             for y, v in zip(self.years, arr):
                 yield y, name, float(v)
 
+    def to_frame(self):
+        """Tidy pandas DataFrame: one row per (year, indicator) with
+        ``scenario, seed, scale, year, indicator, unit, value`` (units from ``INDICATORS``)."""
+        import pandas as pd
 
-def run(scenario: Scenario, seed: int = 0, scale: float | None = None) -> Result:
-    """Simulate 2015 -> 2020 once and return the annual indicators."""
-    model = InnovationModel(scenario, seed=seed, scale=scale)
+        from sim.indicators import INDICATORS
+        df = pd.DataFrame(list(self.rows()), columns=["year", "indicator", "value"])
+        df.insert(0, "scenario", self.scenario)
+        df.insert(1, "seed", self.seed)
+        df.insert(2, "scale", self.scale)
+        df.insert(5, "unit", df["indicator"].map(lambda k: INDICATORS[k].unit if k in INDICATORS else ""))
+        return df
+
+    def to_wide(self):
+        """Wide pandas DataFrame: index ``year`` (2015..2020), one column per indicator."""
+        import pandas as pd
+
+        return pd.DataFrame({k: np.asarray(v, float) for k, v in self.indicators.items()},
+                            index=pd.Index(self.years, name="year"))
+
+
+def run(scenario: Scenario | str, seed: int = 0, scale: float | None = None) -> Result:
+    """Simulate 2015 -> 2020 once and return the annual indicators.
+
+    ``scenario`` is a :class:`Scenario` or the name of a shipped scenario."""
+    if isinstance(scenario, str):
+        from sim.scenario import load_scenario
+        scenario = load_scenario(scenario)
+    model = InnovationModel(scenario, seed=seed, scale=scale, collect=False)
     model.run_model()
     cal = model.cal
     return Result(

@@ -208,9 +208,56 @@ def _read_raw(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     return raw
 
 
+SHIPPED_DIR = Path(__file__).resolve().parent / "scenarios"
+"""Scenarios shipped inside the package (the repository's ``scenarios/`` folder)."""
+
+
+def shipped_scenarios() -> dict[str, Path]:
+    """Name -> file of every scenario shipped with the package."""
+    return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*.toml"))}
+
+
+def resolve_scenario_path(spec: str | Path) -> Path:
+    """A scenario file path, or the name of a shipped scenario (``"baseline"``)."""
+    path = Path(spec)
+    if path.exists() or path.suffix == ".toml" or len(path.parts) > 1:
+        return path
+    shipped = shipped_scenarios()
+    if str(spec) in shipped:
+        return shipped[str(spec)]
+    raise ScenarioError(f"{spec}: no such scenario file, and no shipped scenario of that name "
+                        f"(shipped: {', '.join(shipped)}; see `innosim scenarios`)")
+
+
+def scenario_catalogue(local_dir: str | Path | None = "scenarios") -> list[dict[str, str]]:
+    """Shipped scenarios and the ``*.toml`` files of ``local_dir`` with name, description and origin.
+
+    A local file that is the shipped file itself (the repository's folder) is listed once,
+    as shipped. Files that fail to load are listed with the error as description.
+    """
+    rows, seen = [], set()
+    entries = [("shipped", p) for p in shipped_scenarios().values()]
+    if local_dir is not None and Path(local_dir).is_dir():
+        entries += [("local", p) for p in sorted(Path(local_dir).glob("*.toml"))]
+    for origin, p in entries:
+        real = p.resolve()
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            sc = load_scenario(p)
+            name, desc = sc.name, sc.description
+        except ScenarioError as exc:
+            name, desc = p.stem, f"(cannot load: {exc})"
+        rows.append({"name": name, "origin": origin, "path": str(p if origin == "local" else p.name),
+                     "description": desc})
+    return rows
+
+
 def load_scenario(path: str | Path) -> Scenario:
-    """Read, merge and validate a scenario file."""
-    path = Path(path)
+    """Read, merge and validate a scenario file, or load a shipped scenario by name
+    (``load_scenario("policy_2016_2020")``; the list: ``innosim scenarios``)."""
+    path = resolve_scenario_path(path)
     raw = _read_raw(path.resolve(), ())
     return scenario_from_dict(raw, str(path))
 
