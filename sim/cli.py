@@ -210,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
         exp_cli.register(sub)
     from experiments import compare as exp_compare
     exp_compare.register(sub)
+    from experiments import validate as exp_validate
+    exp_validate.register(sub)
     return parser
 
 

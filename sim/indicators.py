@@ -73,6 +73,7 @@ _SPECS = [
     ("academic_spinoffs", "firms per year", "academic spin-offs founded"),
     ("researchers_k_fte", "thousand FTE", "R&D personnel in firms, universities and institutes"),
     ("industrial_revenue_tn_yuan", "trillion yuan per year", "main business revenue of above-size industrial firms"),
+    ("industrial_rd_performer_share_pct", "percent", "share of above-size industrial firms reporting R&D > 0"),
 ]
 INDICATORS: dict[str, IndicatorSpec] = {n: IndicatorSpec(n, u, d) for n, u, d in _SPECS}
 
@@ -144,6 +145,7 @@ class Recorder:
             "hightech_enterprises": float((w * f.hightech).sum()),
             "researchers_k_fte": (float((w * f.rd_staff).sum()) + float((o.weight * o.researchers).sum())) / 1e3,
             "industrial_revenue_tn_yuan": ind_rev / 1e6,
+            "industrial_rd_performer_share_pct": 100.0 * float((w * ind * (rep > 0)).sum()) / max(float((w * ind).sum()), 1e-12),
         }
 
     # annual bookkeeping ------------------------------------------------------------

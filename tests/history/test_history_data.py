@@ -1,0 +1,87 @@
+"""History as data: the shipped training window and the one schema for observed series."""
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+from sim.history import HistoryError, load_history, shipped_history_path
+from sim.indicators import INDICATORS
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent.parent / "shared" / "data" / "history_2008_2015.toml"
+
+
+def test_shipped_history_loads_with_units_sources_and_indicators():
+    h = load_history()
+    assert len(h.series) == 15
+    for s in h.series.values():
+        assert s.unit and s.source and s.values
+        assert all(v > 0 for v in s.values.values())
+        assert s.indicator is None or s.indicator in INDICATORS
+    t5 = h.series["industrial_rd_intensity"]
+    assert t5.values[2008] == 0.61 and t5.values[2015] == 0.90 and t5.derived == {2014}
+    assert t5.indicator == "rd_intensity_industry_pct"
+    assert h.series["tech_contract_turnover"].derived == {2011, 2014}
+    assert set(h.scored()) == {"national_rd", "enterprise_rd", "enterprise_rd_share", "industrial_rd",
+                               "industrial_rd_intensity", "industrial_firms_with_rd_share",
+                               "tech_contract_turnover", "pct_applications", "rd_personnel_fte",
+                               "high_tech_enterprises"}
+    assert h.years == tuple(range(2008, 2016))
+    assert len(h.digest) == 64
+
+
+@pytest.mark.skipif(not SHARED.is_file(), reason="shared data folder not beside the repository")
+def test_shipped_values_equal_the_shared_file():
+    shared = tomllib.loads(SHARED.read_text())
+    h = load_history()
+    assert set(shared) == set(h.series)
+    for name, e in shared.items():
+        assert h.series[name].values == {int(k): float(v) for k, v in e["values"].items()}, name
+        assert h.series[name].unit == e["unit"]
+        assert h.series[name].derived == set(e.get("derived", []))
+
+
+GOOD = 'unit = "bn"\nsource = "s"\nvalues = {2010 = 1.0, 2011 = 2.0}\n'
+
+
+@pytest.mark.parametrize("body, fragment", [
+    ("[a]\n" + GOOD + "colour = 'red'\n", "a.colour: unknown key"),
+    ("[a]\nunit = 'bn'\nvalues = {2010 = 1.0}\n", "a.source: missing"),
+    ("[a]\nunit = 'bn'\nsource = 's'\nvalues = {2010 = -1.0}\n", "a.values.2010: must be > 0"),
+    ("[a]\nunit = 'bn'\nsource = 's'\nvalues = {2010 = 'x'}\n", "a.values.2010: expected a finite number"),
+    ("[a]\nunit = 'bn'\nsource = 's'\nvalues = {twenty = 1.0}\n", "a.values: 'twenty' is not a year"),
+    ("[a]\nunit = 'bn'\nsource = 's'\nvalues = {1850 = 1.0}\n", "outside 1900..2100"),
+    ("[a]\nunit = 'bn'\nsource = 's'\nvalues = {}\n", "a.values: expected a table"),
+    ("[a]\n" + GOOD + "derived = [2012]\n", "a.derived: year 2012 has no value"),
+    ("[a]\n" + GOOD + "indicator = 'gdp'\n", "a.indicator: unknown model indicator 'gdp'"),
+    ("[a]\n" + GOOD + "unit = 3\n", "not valid TOML"),
+    ("a = 3\n", "a: must be a table"),
+    ("", "no series"),
+    ("[a\n", "not valid TOML"),
+])
+def test_bad_history_files_get_one_line_errors(tmp_path, body, fragment):
+    f = tmp_path / "h.toml"
+    f.write_text(body)
+    with pytest.raises(HistoryError) as exc:
+        load_history(f)
+    msg = str(exc.value)
+    assert fragment in msg and "\n" not in msg and msg.startswith(str(f))
+
+
+def test_bad_history_through_the_cli_exits_2_with_one_line_and_no_output(tmp_path, capsys):
+    f = tmp_path / "h.toml"
+    f.write_text("[a]\nunit = 'bn'\nvalues = {2010 = 1.0}\n")
+    out = tmp_path / "out"
+    rc = main(["validate", str(f), "--out", str(out)])
+    cap = capsys.readouterr()
+    assert rc == 2
+    assert cap.err.count("\n") == 1 and cap.err.startswith("innosim: ") and "a.source: missing" in cap.err
+    assert not out.exists()
+    rc = main(["validate", str(tmp_path / "missing.toml")])
+    assert rc == 2 and "no such history file" in capsys.readouterr().err
+
+
+def test_shipped_path_is_inside_the_package():
+    assert shipped_history_path().name == "history_2008_2015.toml"
+    assert shipped_history_path().is_file()
