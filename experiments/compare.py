@@ -71,7 +71,7 @@ def run_paired(scenarios, seeds, scale, workers: int | None = None, progress=Non
 
 def compare(scenarios, seeds, scale, workers=None, progress=None) -> dict:
     """Paired differences of every target in 2020 and of public cost, against scenarios[0]."""
-    from sim.fiscal import POLICY_YEARS, paired_ratio
+    from sim.fiscal import POLICY_YEARS, paired_dynamic_ratio, paired_ratio
     from sim.indicators import TARGETS
 
     results = run_paired(scenarios, seeds, scale, workers, progress)
@@ -95,10 +95,12 @@ def compare(scenarios, seeds, scale, workers=None, progress=None) -> dict:
         rd_b = np.array([np.sum(r.indicators["enterprise_rd_real_bn_yuan"][POLICY_YEARS]) for r in res])
         dc, dr = paired_diff(cost_b, cost_a), paired_diff(rd_b, rd_a)
         ratio, _, _ = paired_ratio(res, ref)
+        dyn, _, d_net = paired_dynamic_ratio(res, ref)
         fiscal.append({"scenario": sc.name, "public_cost_2016_2020_bn_yuan": float(cost_b.mean()),
                        "extra_cost_bn_yuan": dc.mean, "extra_cost_ci_low": dc.low, "extra_cost_ci_high": dc.high,
                        "extra_real_rd_bn_yuan": dr.mean, "extra_real_rd_ci_low": dr.low,
-                       "extra_real_rd_ci_high": dr.high, "real_rd_per_yuan": ratio})
+                       "extra_real_rd_ci_high": dr.high, "real_rd_per_yuan": ratio,
+                       "extra_net_budget_cost_bn_yuan": d_net, "real_rd_per_yuan_dynamic": dyn})
     return {"reference": scenarios[0].name, "rows": rows, "fiscal": fiscal,
             "reference_public_cost_2016_2020_bn_yuan": float(np.mean(
                 [np.nansum(r.indicators["public_cost_bn_yuan"][POLICY_YEARS]) for r in ref]))}
@@ -115,13 +117,17 @@ def format_comparison(res: dict) -> str:
     lines.append("")
     lines.append(f"public cost 2016-2020 (tax expenditures + outlays), reference {res['reference']}: "
                  f"{fmt_number(res['reference_public_cost_2016_2020_bn_yuan'])} bn yuan")
-    head = f"{'scenario':28} {'cost bn yuan':>14} {'extra cost [95% CI]':>30} {'extra real R&D [95% CI]':>30} {'R&D/yuan':>9}"
+    head = (f"{'scenario':28} {'cost bn yuan':>14} {'extra cost [95% CI]':>30} {'extra real R&D [95% CI]':>30} "
+            f"{'R&D/yuan':>9} {'extra net':>10} {'dynamic':>8}")
     lines += [head, "-" * len(head)]
     for r in res["fiscal"]:
         lines.append(f"{r['scenario']:28} {fmt_number(r['public_cost_2016_2020_bn_yuan']):>14} "
                      f"{fmt_number(r['extra_cost_bn_yuan']) + ' [' + fmt_number(r['extra_cost_ci_low']) + ', ' + fmt_number(r['extra_cost_ci_high']) + ']':>30} "
                      f"{fmt_number(r['extra_real_rd_bn_yuan']) + ' [' + fmt_number(r['extra_real_rd_ci_low']) + ', ' + fmt_number(r['extra_real_rd_ci_high']) + ']':>30} "
-                     f"{fmt_number(r['real_rd_per_yuan']):>9}")
+                     f"{fmt_number(r['real_rd_per_yuan']):>9} {fmt_number(r['extra_net_budget_cost_bn_yuan']):>10} "
+                     f"{fmt_number(r['real_rd_per_yuan_dynamic']):>8}")
+    lines.append("R&D/yuan: extra real R&D per yuan of extra public cost (static tax expenditures + outlays); "
+                 "dynamic: per yuan of extra net budget cost (outlays - corporate tax collected)")
     return "\n".join(lines)
 
 

@@ -1,9 +1,19 @@
-"""Fiscal accounts per lever and the effectiveness ratio of paired runs.
+"""Fiscal accounts per lever and the effectiveness ratios of paired runs.
 
 Every lever's public cost is booked by the government agent in the phase that applies
-the lever: revenue forgone (tax expenditures) and budget outlays. The effectiveness
-ratio compares paired runs (same seeds) with and without a lever; additional R&D is
-*real* R&D, so relabelled costs never count as additional R&D.
+the lever: revenue forgone (tax expenditures) and budget outlays. The tax expenditures of
+the super-deduction and the high-tech rate are the joint expenditure
+``T(neither lever) - T(actual)``, each world with its own loss carry-forward, split between
+the two by the Shapley rule (``sim.agents.firms.shapley_tax_expenditures``).
+
+Two effectiveness ratios compare paired runs (same seeds) with and without a lever;
+additional R&D is *real* R&D, so relabelled costs never count as additional R&D:
+
+* **static**: per yuan of additional public cost (tax expenditures at each run's own
+  behaviour + budget outlays), ``paired_ratio``;
+* **dynamic**: per yuan of additional net budget cost, i.e. budget outlays minus
+  corporate tax actually collected (with audit recoveries), so the tax base's response
+  to the lever counts, ``paired_dynamic_ratio``.
 """
 from __future__ import annotations
 
@@ -60,5 +70,25 @@ def paired_ratio(with_results, without_results) -> tuple[float, float, float]:
     d_cost = np.mean([np.sum(a.indicators["public_cost_bn_yuan"][POLICY_YEARS]
                              - b.indicators["public_cost_bn_yuan"][POLICY_YEARS])
                       for a, b in zip(with_results, without_results)])
+    ratio = float(d_rd / d_cost) if abs(d_cost) > 1e-12 else float("nan")
+    return ratio, float(d_rd), float(d_cost)
+
+
+def net_budget_cost(result) -> np.ndarray:
+    """Budget outlays minus corporate tax collected and audit recoveries, 2016-2020 (bn yuan a year)."""
+    ind = result.indicators
+    return (ind["budget_outlays_bn_yuan"] - ind["tax_revenue_bn_yuan"] - ind["audit_recoveries_bn_yuan"])[POLICY_YEARS]
+
+
+def paired_dynamic_ratio(with_results, without_results) -> tuple[float, float, float]:
+    """Additional real R&D per yuan of additional *net budget cost* (outlays minus tax
+    collected), pooled over paired replications: (ratio, additional real R&D, additional net
+    cost), billion yuan summed over 2016-2020 and averaged over replications."""
+    if [r.seed for r in with_results] != [r.seed for r in without_results]:
+        raise ValueError("paired runs must share seeds, in the same order")
+    d_rd = np.mean([np.sum(a.indicators["enterprise_rd_real_bn_yuan"][POLICY_YEARS]
+                           - b.indicators["enterprise_rd_real_bn_yuan"][POLICY_YEARS])
+                    for a, b in zip(with_results, without_results)])
+    d_cost = np.mean([np.sum(net_budget_cost(a) - net_budget_cost(b)) for a, b in zip(with_results, without_results)])
     ratio = float(d_rd / d_cost) if abs(d_cost) > 1e-12 else float("nan")
     return ratio, float(d_rd), float(d_cost)

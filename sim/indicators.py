@@ -69,6 +69,8 @@ _SPECS = [
     ("budget_outlays_bn_yuan", "billion yuan per year", "guidance funds + vouchers + programmes"),
     ("public_cost_bn_yuan", "billion yuan per year", "all tax expenditures on R&D incentives + budget outlays"),
     ("tax_revenue_bn_yuan", "billion yuan per year", "corporate income tax collected from simulated firms"),
+    ("tax_revenue_no_levers_bn_yuan", "billion yuan per year", "corporate income tax the same firms would pay without the super-deduction and the high-tech rate (static, own carry-forward)"),
+    ("audit_recoveries_bn_yuan", "billion yuan per year", "back taxes and fines recovered by high-tech audits"),
     ("vc_investment_bn_yuan", "billion yuan per year", "venture rounds invested"),
     ("academic_spinoffs", "firms per year", "academic spin-offs founded"),
     ("researchers_k_fte", "thousand FTE", "R&D personnel in firms, universities and institutes"),
@@ -162,6 +164,7 @@ class Recorder:
             "tax_expenditure_depreciation_bn_yuan": np.nan, "outlay_guidance_bn_yuan": np.nan,
             "outlay_vouchers_bn_yuan": np.nan, "outlay_programmes_bn_yuan": np.nan,
             "public_cost_bn_yuan": np.nan, "tax_revenue_bn_yuan": np.nan,
+            "tax_revenue_no_levers_bn_yuan": np.nan, "audit_recoveries_bn_yuan": np.nan,
             "vc_investment_bn_yuan": np.nan, "academic_spinoffs": np.nan,
         })
         self._store(2015, snap)
@@ -212,6 +215,8 @@ class Recorder:
             "outlay_programmes_bn_yuan": acc["outlay_programmes"],
             "budget_outlays_bn_yuan": acc["outlay_guidance"] + acc["outlay_vouchers"] + acc["outlay_programmes"],
             "tax_revenue_bn_yuan": acc["tax_revenue"],
+            "tax_revenue_no_levers_bn_yuan": acc["tax_no_levers"],
+            "audit_recoveries_bn_yuan": acc["audit_recoveries"],
             "vc_investment_bn_yuan": self._flows["vc"] / 1e3,
             "academic_spinoffs": self._flows["spinoffs"],
         })

@@ -183,7 +183,7 @@ def empty_firms(n: int) -> F.FirmState:
         ownership=np.zeros(n, np.int8), age=z.copy(), revenue=z.copy(), employees=z.copy(), margin=z.copy(),
         rd_staff=z.copy(), rd_base=z.copy(), rd_real=z.copy(), rd_topup=z.copy(), relabel=z.copy(), knowledge=z.copy(),
         knowledge0=z.copy(), knowledge_base=z.copy(), tech_level=np.ones(n), productivity=np.ones(n), absorptive=z.copy(), cash=z.copy(),
-        loss_cf=z.copy(), claims=np.zeros(n, bool), core_ip=np.zeros(n, bool), patents=z.copy(),
+        loss_cf=np.zeros((n, 4, F.CF_YEARS + 1)), claims=np.zeros(n, bool), core_ip=np.zeros(n, bool), patents=z.copy(),
         hightech=np.zeros(n, bool), ht_expiry=np.zeros(n, np.int32), buncher=np.zeros(n, bool),
         notch_margin=z.copy(), ht_aware=np.zeros(n, bool), designations=np.zeros(n, np.int16), vc_backed=np.zeros(n, bool),
         vc_invested=z.copy(), vc_fund=np.full(n, -1, np.int32), vc_milestone=np.ones(n), quality=z.copy(), cluster_id=np.full(n, -1, np.int32),

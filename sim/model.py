@@ -460,10 +460,12 @@ class InnovationModel(mesa.Model):
         extra_rd = np.maximum(f.rd_real - f.rd_base * f.revenue, 0.0)
         profit = f.margin * f.revenue - extra_rd
         rep = f.rd_real + f.relabel
-        lcf = f.loss_cf  # counterfactual taxes use the carry-forward before this quarter
-        tax, _, f.loss_cf = F.corporate_tax(profit, rep, c.deduction, c.tax_rate, lcf)
-        no_ded, _, _ = F.corporate_tax(profit, rep, 0.0, c.tax_rate, lcf)
-        std_rate, _, _ = F.corporate_tax(profit, rep, c.deduction, c.tax_rate_std, lcf)
+        # actual tax and the counterfactual worlds without the deduction / the high-tech
+        # rate / both, each with its own carry-forward; joint expenditure split by Shapley
+        taxes, f.loss_cf = F.tax_worlds(profit, rep, c.deduction, c.tax_rate_std, c.tax_rate_ht, f.hightech,
+                                        f.loss_cf, DT, year_end=self.quarter % 4 == 0)
+        tax = taxes[0]
+        e_ded, e_ht = F.shapley_tax_expenditures(*taxes)
         ad = self.levers.accelerated_depreciation
         dep = (ad.equipment_share.at(self.year) * c.tax_rate * c.deduction_value * ad.pv_gain.at(self.year)
                * f.rd_real * (profit > 0))
@@ -471,8 +473,9 @@ class InnovationModel(mesa.Model):
         w = f.weight * f.alive * DT / 1e3
         g = self.government
         g.book("tax_revenue", float((w * (tax - dep)).sum()))
-        g.book("tax_exp_deduction", float((w * (no_ded - tax)).sum()))
-        g.book("tax_exp_hightech", float((w * (std_rate - tax) * f.hightech).sum()))
+        g.book("tax_no_levers", float((w * taxes[3]).sum()))
+        g.book("tax_exp_deduction", float((w * e_ded).sum()))
+        g.book("tax_exp_hightech", float((w * e_ht).sum()))
         g.book("tax_exp_depreciation", float((w * dep).sum()))
         pr = self.levers.programmes
         g.book("outlay_programmes", float((w * self._leading_extra).sum()) * pr.leading_subsidy_share.at(self.year)

@@ -51,7 +51,8 @@ class FirmState:
     productivity: np.ndarray      # tech_level * (knowledge/knowledge0)^beta
     absorptive: np.ndarray        # absorptive-capacity bonus from academic researchers
     cash: np.ndarray              # million yuan
-    loss_cf: np.ndarray           # million yuan of losses carried forward
+    loss_cf: np.ndarray           # (n, 4, CF_YEARS + 1) million yuan of losses carried forward by year of
+                                  # origin, oldest first; [:, 0] actual, [:, 1:] counterfactual tax worlds
     claims: np.ndarray            # bool: claims the super-deduction
     core_ip: np.ndarray           # bool: holds core IP other than invention patents
     patents: np.ndarray           # valid invention patents per real firm
@@ -216,18 +217,79 @@ def revenue_growth(revenue, prod_ratio, nominal_growth, elasticity, shock, extra
     return revenue * (1.0 + (nominal_growth + extra_growth) * dt) * effect * np.exp(shock)
 
 
-def corporate_tax(profit, reported_rd, deduction, tax_rate, loss_cf):
-    """Annual-rate tax and the new loss carried forward.
+CF_YEARS = 5  # years a loss may be carried forward (EIT Law art. 18)
 
-    taxable = profit - d * reported R&D; positive taxable income first absorbs losses
-    carried forward; tax = tau * max(taxable - used losses, 0). Returns (tax, taxable,
-    loss_cf'). BRIEF §3 (deduction, five-year carry-forward, simplified as no expiry).
+
+def corporate_tax(profit, reported_rd, deduction, tax_rate, loss_cf, dt=0.25, year_end=False):
+    """Annual-rate tax of one quarter and the new loss carry-forward (oldest loss first).
+
+    ``taxable = profit - d * reported R&D`` (annual rate); the quarter's taxable income
+    ``q = taxable * dt`` first absorbs losses carried forward, oldest first; tax =
+    ``tau * max(q - used, 0) / dt`` (annual rate). ``loss_cf`` holds the losses (million
+    yuan, a stock) by year of origin, shape (..., CF_YEARS + 1): column 0 the oldest, the
+    last column the current year, to which a quarter's loss ``max(-q, 0)`` is added. At
+    the year end the columns shift and the oldest expire, so a loss of year t offsets
+    income of year t and the five years after it. Returns (tax, taxable, loss_cf').
+    BRIEF §3; EIT Law art. 18.
     """
-    taxable = profit - deduction * reported_rd
-    used = np.minimum(loss_cf, np.maximum(taxable, 0.0))
-    tax = tax_rate * np.maximum(taxable - used, 0.0)
-    new_cf = loss_cf - used + np.maximum(-taxable, 0.0)
-    return tax, taxable, new_cf
+    cf = np.asarray(loss_cf, float)
+    shape = cf.shape
+    cf = cf.reshape(-1, shape[-1])
+    taxable = np.broadcast_to(np.asarray(profit, float) - np.asarray(deduction) * np.asarray(reported_rd),
+                              shape[:-1]).reshape(-1)
+    q = taxable * dt
+    used = np.zeros(len(q))
+    new_cf = cf.copy()
+    rows = np.flatnonzero(cf.any(axis=1))  # only rows holding losses need the vintages
+    if len(rows):
+        cum = np.cumsum(cf[rows], axis=1)
+        used[rows] = np.minimum(cum[:, -1], np.maximum(q[rows], 0.0))
+        left = np.maximum(cum - used[rows, None], 0.0)  # FIFO: the oldest losses are used first
+        left[:, 1:] -= left[:, :-1].copy()
+        new_cf[rows] = left
+    new_cf[:, -1] += np.maximum(-q, 0.0)
+    if year_end:
+        new_cf[:, :-1] = new_cf[:, 1:]
+        new_cf[:, -1] = 0.0
+    tax = np.asarray(tax_rate) * np.maximum(q - used, 0.0).reshape(shape[:-1]) / dt
+    return tax, taxable.reshape(shape[:-1]), new_cf.reshape(shape)
+
+
+#: The four tax worlds of ``tax_worlds``: (deduction on, high-tech rate on).
+TAX_WORLDS = ("both", "no_deduction", "standard_rate", "neither")
+
+
+def tax_worlds(profit, reported_rd, deduction, tax_rate_std, tax_rate_ht, hightech, loss_cf, dt=0.25,
+               year_end=False):
+    """Tax of each firm in the actual world and the counterfactual worlds without the
+    super-deduction, without the high-tech rate, and without both, each with its own
+    loss carry-forward, so losses a lever creates are costed when they are used.
+
+    ``loss_cf`` has shape (n, 4, CF_YEARS + 1), worlds in TAX_WORLDS order (world 0 is the
+    actual carry-forward). Returns (taxes of shape (4, n), loss_cf'). Static costing: profit
+    and reported R&D are the actual ones in every world.
+    """
+    rate = np.where(hightech, tax_rate_ht, tax_rate_std)
+    d = np.asarray(deduction, float) * np.ones_like(rate)
+    ds = np.stack([d, 0.0 * d, d, 0.0 * d], axis=1)
+    taus = np.stack([rate, rate, np.full_like(rate, tax_rate_std), np.full_like(rate, tax_rate_std)], axis=1)
+    tax, _, cf = corporate_tax(np.asarray(profit)[:, None], np.asarray(reported_rd)[:, None], ds, taus, loss_cf,
+                               dt, year_end)
+    return tax.T, cf
+
+
+def shapley_tax_expenditures(t_both, t_no_ded, t_std, t_neither):
+    """Split the joint tax expenditure ``T(neither) - T(both)`` of the super-deduction (D)
+    and the high-tech rate (H) by the Shapley rule (average over the two orders):
+
+    ``E_D = [(T(no D) - T(both)) + (T(neither) - T(no H))] / 2``
+    ``E_H = [(T(no H) - T(both)) + (T(neither) - T(no D))] / 2``
+
+    so ``E_D + E_H = T(neither) - T(both)``, interaction (tau_std - tau_ht) d R included
+    and shared equally. Returns (E_D, E_H)."""
+    e_d = 0.5 * ((t_no_ded - t_both) + (t_neither - t_std))
+    e_h = 0.5 * ((t_std - t_both) + (t_neither - t_no_ded))
+    return e_d, e_h
 
 
 def tech_purchases(rd_real, chi, elasticity, absorptive):

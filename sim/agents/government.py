@@ -16,7 +16,7 @@ import numpy as np
 from sim.agents import firms as F
 
 ACCOUNTS = (
-    "tax_revenue", "tax_exp_deduction", "tax_exp_hightech", "tax_exp_depreciation", "outlay_guidance",
+    "tax_revenue", "tax_no_levers", "tax_exp_deduction", "tax_exp_hightech", "tax_exp_depreciation", "outlay_guidance",
     "outlay_vouchers", "outlay_programmes", "audit_recoveries",
 )
 

@@ -135,21 +135,53 @@ def test_revenue_growth():
 
 
 # --- taxes ----------------------------------------------------------------------------
+def _cf(*losses):
+    """A one-firm carry-forward with the given losses, oldest first (columns end at the current year)."""
+    cf = np.zeros((1, F.CF_YEARS + 1))
+    cf[0, :len(losses)] = losses
+    return cf
+
+
 def test_corporate_tax_uses_loss_carry_forward():
-    # taxable = 100 - 0.5*40 = 80; uses 30 of losses; tax = 0.25 * 50
-    tax, taxable, cf = F.corporate_tax(100.0, 40.0, 0.5, 0.25, 30.0)
-    assert (tax, taxable, cf) == approx((12.5, 80.0, 0.0))
+    # taxable = 100 - 0.5*40 = 80 a year, 20 this quarter; uses all 5 of losses;
+    # tax = 0.25 * (20 - 5) / 0.25 = 15 a year
+    tax, taxable, cf = F.corporate_tax(100.0, 40.0, 0.5, 0.25, _cf(5.0))
+    assert (tax[0], taxable[0], cf.sum()) == approx((15.0, 80.0, 0.0))
 
 
-def test_corporate_tax_partial_use_of_losses():
-    tax, taxable, cf = F.corporate_tax(100.0, 40.0, 0.5, 0.25, 200.0)
-    assert (tax, taxable, cf) == approx((0.0, 80.0, 120.0))
+def test_corporate_tax_partial_use_of_losses_oldest_first():
+    # 20 of quarterly income uses 12 (oldest) then 8 of 30: left 0, 22
+    tax, taxable, cf = F.corporate_tax(100.0, 40.0, 0.5, 0.25, _cf(12.0, 30.0))
+    assert tax[0] == 0.0 and taxable[0] == 80.0
+    assert cf[0, :3].tolist() == approx([0.0, 22.0, 0.0])
 
 
-def test_corporate_tax_creates_losses():
-    # taxable = 10 - 0.5*40 = -10: no tax, carry-forward grows by 10
-    tax, taxable, cf = F.corporate_tax(10.0, 40.0, 0.5, 0.25, 5.0)
-    assert (tax, taxable, cf) == approx((0.0, -10.0, 15.0))
+def test_corporate_tax_creates_a_quarter_of_the_annual_loss():
+    # taxable = 10 - 0.5*40 = -10 a year: the quarter's loss is 2.5 (not 10), added to the
+    # current year's column
+    tax, taxable, cf = F.corporate_tax(10.0, 40.0, 0.5, 0.25, _cf(5.0))
+    assert (tax[0], taxable[0]) == approx((0.0, -10.0))
+    assert cf[0].tolist() == approx([5.0, 0, 0, 0, 0, 2.5])
+
+
+def test_corporate_tax_losses_expire_after_five_years():
+    """A loss of year t offsets income of years t..t+5 and then expires: a firm with a
+    loss of 4 in 2016 Q1 and no income after it still holds it in the last quarter of
+    2021 and loses it at that year end."""
+    cf = np.zeros((1, F.CF_YEARS + 1))
+    _, _, cf = F.corporate_tax(-16.0, 0.0, 0.0, 0.25, cf)  # 2016 Q1: loss 4
+    quarter = 1
+    for year in range(2016, 2022):
+        while quarter < 4 * (year - 2015):
+            quarter += 1
+            _, _, cf = F.corporate_tax(0.0, 0.0, 0.0, 0.25, cf, year_end=quarter % 4 == 0)
+            if quarter == 24:
+                assert cf.sum() == 0.0
+            elif quarter in (4, 23):
+                assert cf.sum() == 4.0
+    # with income, the expired loss no longer shields it
+    tax, _, _ = F.corporate_tax(16.0, 0.0, 0.0, 0.25, cf)
+    assert tax[0] == 4.0
 
 
 def test_tech_purchases():

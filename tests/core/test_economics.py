@@ -1,0 +1,91 @@
+"""Issue 11: the economics a referee checked. One section per finding; hand-computed
+values for the rules, invariants and paired-seed comparisons for the model."""
+import numpy as np
+import pytest
+from pytest import approx
+
+from sim.agents import firms as F
+from sim.fiscal import POLICY_YEARS, net_budget_cost, paired_dynamic_ratio, paired_ratio
+from sim.run import run
+from sim.scenario import Scenario, load_scenario
+
+SCALE = 0.01
+
+
+def cf0(n=1):
+    return np.zeros((n, 4, F.CF_YEARS + 1))
+
+
+# ------------------------------------------------------------------ 1. fiscal cost of the deduction
+def test_joint_tax_expenditure_includes_the_interaction():
+    """Certified claimer, profit 100, reported R&D 40, d = 0.75, tau 25% / 15%:
+    T(both) = .15 (100 - 30) = 10.5, T(no D) = 15, T(no H) = .25 * 70 = 17.5, T(neither) = 25.
+    Shapley: E_D = (4.5 + 7.5) / 2 = 6, E_H = (7 + 10) / 2 = 8.5; together 14.5 = 25 - 10.5.
+    The old booking (each lever with the other on) gave 4.5 + 7 = 11.5: it lost the
+    interaction (tau_std - tau_ht) d R = 0.1 * 0.75 * 40 = 3."""
+    taxes, _ = F.tax_worlds(np.array([100.0]), np.array([40.0]), np.array([0.75]), 0.25, 0.15,
+                            np.array([True]), cf0())
+    assert taxes[:, 0] == approx([10.5, 15.0, 17.5, 25.0])
+    e_d, e_h = F.shapley_tax_expenditures(*taxes)
+    assert (e_d[0], e_h[0]) == approx((6.0, 8.5))
+    assert e_d[0] + e_h[0] == approx(taxes[3, 0] - taxes[0, 0])
+
+
+def test_losses_created_by_the_deduction_are_costed_when_used():
+    """Uncertified claimer (25%), d = 0.75. Quarter 1: profit 10, R&D 20 (annual rates):
+    taxable -5, a quarter's loss 1.25, no tax; without the deduction taxable 10, tax 2.5.
+    Quarter 2: profit 10, no R&D: the loss absorbs 1.25 of the quarter's 2.5, tax 1.25 a
+    year; without the deduction there is no loss, tax 2.5. Expenditure 2.5 then 1.25. The
+    old code gave the no-deduction world the actual carry-forward (and four times it), so
+    it booked 0 in quarter 2."""
+    cf = cf0()
+    expend = []
+    for profit, rd in ((10.0, 20.0), (10.0, 0.0)):
+        taxes, cf = F.tax_worlds(np.array([profit]), np.array([rd]), np.array([0.75]), 0.25, 0.15,
+                                 np.array([False]), cf)
+        expend.append(sum(F.shapley_tax_expenditures(*taxes))[0])
+    assert expend == approx([2.5, 1.25])
+    assert cf[0, 0].sum() == 0.0 and cf[0, 1:].sum() == 0.0
+
+
+def test_higher_deduction_does_not_lower_the_joint_expenditure():
+    """For a certified claimer the joint expenditure rises with d:
+    T(neither) - T(both) = tau_std pi - tau_ht (pi - d R)."""
+    out = []
+    for d in (0.5, 0.75):
+        taxes, _ = F.tax_worlds(np.array([100.0]), np.array([40.0]), np.array([d]), 0.25, 0.15,
+                                np.array([True]), cf0())
+        out.append(taxes[3, 0] - taxes[0, 0])
+    assert out == approx([25 - 0.15 * 80, 25 - 0.15 * 70])
+
+
+@pytest.fixture(scope="module")
+def deduction_pairs():
+    pol = load_scenario("scenarios/policy_2016_2020.toml")
+    cf = load_scenario("scenarios/cf_no_deduction_increase.toml")
+    seeds = (0, 1, 2, 3)
+    return [run(pol, s, SCALE) for s in seeds], [run(cf, s, SCALE) for s in seeds]
+
+
+def test_model_books_the_joint_expenditure(deduction_pairs):
+    """Every year: deduction + high-tech expenditures = T(neither) - T(actual) collected
+    (no depreciation lever in these scenarios)."""
+    for r in deduction_pairs[0] + deduction_pairs[1]:
+        ind = r.indicators
+        joint = ind["tax_revenue_no_levers_bn_yuan"] - ind["tax_revenue_bn_yuan"]
+        booked = ind["tax_expenditure_deduction_bn_yuan"] + ind["tax_expenditure_hightech_bn_yuan"]
+        assert booked[POLICY_YEARS] == approx(joint[POLICY_YEARS], rel=1e-9)
+
+
+def test_static_and_dynamic_ratios_of_the_deduction_are_near_one(deduction_pairs):
+    """Long-run bound eps / [(1 - tau(1+d))(1+psi)] is about 1.0-1.3 (issue 11, Hall & Van
+    Reenen about 1:1). Both ratios must lie in [0.6, 1.6] (4 paired seeds, scale 0.01);
+    the old booking gave about 1.9-2.4."""
+    static, d_rd, d_cost = paired_ratio(*deduction_pairs)
+    dynamic, _, d_net = paired_dynamic_ratio(*deduction_pairs)
+    assert d_rd > 0 and d_cost > 0 and d_net > 0
+    assert 0.6 < static < 1.6
+    assert 0.6 < dynamic < 1.6
+    a = deduction_pairs[0][0]
+    assert net_budget_cost(a) == approx((a.indicators["budget_outlays_bn_yuan"] - a.indicators["tax_revenue_bn_yuan"]
+                                         - a.indicators["audit_recoveries_bn_yuan"])[1:])
