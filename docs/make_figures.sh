@@ -12,14 +12,14 @@ $BIN compare scenarios/policy_2016_2020.toml scenarios/baseline.toml scenarios/p
     --replications 20 --out $R/readme-compare | tee $R/readme-compare.txt
 $BIN reach scenarios/baseline.toml scenarios/policy_2016_2020.toml scenarios/plan_full.toml \
     --lhs 64 --replications 2 --out $R/readme-reach --no-progress | tee $R/readme-reach.txt
-$BIN sweep scenarios/policy_2016_2020.toml --levels levers.super_deduction.rate_all=0.5,0.75,1.0 \
+$BIN sweep scenarios/policy_2016_2020.toml --levels levers.super_deduction.rate_manufacturing=0.5,0.75,1.0 \
     --levels levers.hightech.audit_intensity=0.02,0.05,0.2 --lhs 8 --replications 2 \
     --out $R/readme-sweep --no-progress | tee $R/readme-sweep.txt
 $BIN sensitivity scenarios/baseline.toml --method sobol --n 128 --replications 2 --out $R/readme-sobol --no-progress \
     | tee $R/readme-sobol.txt
 $BIN sensitivity scenarios/baseline.toml --method morris --n 20 --replications 2 --out $R/readme-morris --no-progress \
     | tee $R/readme-morris.txt
-for d in readme-reach readme-sweep readme-sobol readme-morris; do $BIN report $R/$d; done
+for d in readme-run readme-compare readme-reach readme-sweep readme-sobol readme-morris; do $BIN report $R/$d; done
 cp $R/readme-run/T5_rd_intensity_industry_pct.png docs/img/run_T5.png
 cp $R/readme-compare/compare_targets.png docs/img/compare_targets.png
 cp $R/readme-compare/compare_fiscal.png docs/img/compare_fiscal.png

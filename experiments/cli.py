@@ -30,33 +30,55 @@ def _scale(text: str):
         raise argparse.ArgumentTypeError(f"invalid scale {text!r}") from None
 
 
+try:  # the simulator's defaults, so every command shares them
+    from sim.scenario import DEFAULT_SCALE, DEFAULT_SEED
+except ImportError:  # pragma: no cover - experiments without the simulator
+    DEFAULT_SEED, DEFAULT_SCALE = 20151231, 0.005
+
+
 def _common(p: argparse.ArgumentParser, replications: int) -> None:
+    from .execute import WORKERS_HELP
+
     p.add_argument("--replications", type=int, default=replications, metavar="R",
                    help=f"runs per design point, each with its own seed (default {replications})")
-    p.add_argument("--seed", type=int, default=20150101, help="master seed (default 20150101)")
-    p.add_argument("--scale", type=_scale, default=None, help="model scale (default: the model's)")
-    p.add_argument("--out", type=Path, default=None, help="results directory")
-    p.add_argument("--workers", type=int, default=None,
-                   help="local worker processes (default: all cores; 1 = serial in-process)")
+    p.add_argument("--seed", type=int, default=None, metavar="N",
+                   help=f"master seed (default: the scenario's run.seed, else {DEFAULT_SEED})")
+    p.add_argument("--scale", type=_scale, default=None, metavar="S",
+                   help=f"agents per real firm, 1e-4..1 (default: the scenario's run.scale, else {DEFAULT_SCALE:g})")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="results directory (default results/KIND-SCENARIO-SEED)")
+    p.add_argument("--workers", type=int, default=None, metavar="W", help=WORKERS_HELP)
     p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
-                   help="run on this Dask distributed scheduler instead of local processes")
+                   help="run on this Dask distributed scheduler instead of local processes (default: none)")
     p.add_argument("--resume", action="store_true",
-                   help="continue an interrupted experiment in --out, skipping finished runs")
-    p.add_argument("--chunk-size", type=int, default=0, help="runs per stored chunk (default: auto)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+                   help="continue an interrupted experiment in --out, skipping finished runs (default: off)")
+    p.add_argument("--chunk-size", type=int, default=0, metavar="K",
+                   help="runs per stored chunk (default 0: auto)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (default: bar on a terminal)")
+
+
+def _master_seed(args, model) -> int:
+    """--seed, else the scenario's run.seed, else the one default."""
+    if args.seed is None:
+        sc = getattr(model, "scenario", None)
+        args.seed = sc.run.seed if sc is not None else DEFAULT_SEED
+    return args.seed
 
 
 def _factor_args(p):
     p.add_argument("--factor", action="append", default=[], metavar="KEY=LOW:HIGH",
-                   help="range of a factor (overrides the scenario's range, or adds e.g. a lever)")
+                   help="range of a factor (overrides the scenario's range, or adds e.g. a lever); "
+                        "repeatable (default: the scenario's [uncertainties])")
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("sweep", help="full factorial over lever levels x Latin hypercube "
                               "over uncertainties; reachability and scenario discovery")
-    p.add_argument("scenario", metavar="SCENARIO.toml")
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario file or shipped name (see `innosim scenarios`)")
     p.add_argument("--levels", action="append", default=[], metavar="KEY=v1,v2,...",
-                   help="levels of a lever (repeat for a full factorial)")
+                   help="levels of a lever field (repeat for a full factorial; default: none). A swept "
+                        "value replaces the scenario's final setting of the field, from the year it takes "
+                        "effect (see `innosim levers`)")
     _factor_args(p)
     p.add_argument("--lhs", type=int, default=20, metavar="N",
                    help="Latin-hypercube points over the uncertainties (0: scenario values; default 20)")
@@ -64,28 +86,33 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_sweep)
 
     p = subparsers.add_parser("sensitivity", help="Sobol' or Morris sensitivity analysis (SALib)")
-    p.add_argument("scenario", metavar="SCENARIO.toml")
-    p.add_argument("--method", choices=("sobol", "morris"), required=True)
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario file or shipped name (see `innosim scenarios`)")
+    p.add_argument("--method", choices=("sobol", "morris"), required=True,
+                   help="Sobol' variance decomposition or Morris screening (required)")
     p.add_argument("--n", type=int, default=None,
                    help="Sobol' base sample (power of two, default 256) or Morris trajectories (default 20)")
     p.add_argument("--num-levels", type=int, default=4, help="Morris grid levels (even, default 4)")
-    p.add_argument("--second-order", action="store_true", help="Sobol': also second-order indices' design")
+    p.add_argument("--second-order", action="store_true",
+                   help="Sobol': also second-order indices' design (default: off)")
     _factor_args(p)
     p.add_argument("--only", action="append", default=[], metavar="KEY",
-                   help="restrict the factors to these keys (repeatable)")
+                   help="restrict the factors to these keys (repeatable; default: every factor)")
     _common(p, replications=2)
     p.set_defaults(func=cmd_sensitivity)
 
     p = subparsers.add_parser("reach", help="probability of reaching each 2020 target, per scenario")
-    p.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml")
+    p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+                   help="scenario files or shipped names; all share the design points and seeds")
     _factor_args(p)
     p.add_argument("--lhs", type=int, default=50, metavar="N",
                    help="Latin-hypercube points over the uncertainties (0: scenario values; default 50)")
     _common(p, replications=4)
     p.set_defaults(func=cmd_reach)
 
-    p = subparsers.add_parser("report", help="PNG plots and an HTML page for a results directory")
-    p.add_argument("results", type=Path, metavar="RESULTS_DIR")
+    p = subparsers.add_parser("report", help="PNG plots and one self-contained HTML page for any results folder "
+                              "(run, compare, sweep, reach, sensitivity)")
+    p.add_argument("results", type=Path, metavar="RESULTS_DIR",
+                   help="a folder written by innosim run, compare, sweep, reach or sensitivity")
     p.set_defaults(func=cmd_report)
 
 
@@ -100,9 +127,12 @@ def _out(args, kind: str, name: str) -> Path:
 def _run(args, design, models, kind):
     from .execute import run_experiment
 
+    from .execute import auto_workers
+
     out = _out(args, kind, next(iter(models)).name if isinstance(models, list) else models.name)
     t0 = time.perf_counter()
-    run_experiment(design, models, out, workers=args.workers, scheduler=args.scheduler,
+    workers = None if args.scheduler else auto_workers(args.workers, design.n_runs)
+    run_experiment(design, models, out, workers=workers, scheduler=args.scheduler,
                    resume=args.resume, progress=False if args.no_progress else None,
                    command=" ".join(sys.argv))
     print(f"{design.n_runs} runs of {kind} design in {out} ({time.perf_counter() - t0:.1f} s)")
@@ -135,19 +165,30 @@ def _sensitivity_factors(args, model):
     return factors
 
 
+def _print_lever_rules(design, model) -> None:
+    """Say, before running, which years and firms every lever factor reaches."""
+    from .execute import lever_factor_rules
+
+    for key, rule in lever_factor_rules(design, model).items():
+        print(f"  {rule['description']}")
+
+
 def cmd_sweep(args) -> int:
     model = resolve_model(args.scenario, args.scale)
+    _master_seed(args, model)
     levels = [parse_levels(t) for t in args.levels]
     unc = merge_factors(default_factors(model) if args.lhs > 0 else (),
                         [parse_range(f) for f in args.factor])
     design = sweep_design(model, levels, unc, n_lhs=args.lhs, replications=args.replications,
                           seed=args.seed, chunk_size=args.chunk_size)
+    _print_lever_rules(design, model)
     _print_reach(_run(args, design, model, "sweep"))
     return 0
 
 
 def cmd_sensitivity(args) -> int:
     model = resolve_model(args.scenario, args.scale)
+    _master_seed(args, model)
     factors = _sensitivity_factors(args, model)
     if args.method == "sobol":
         design = sobol_design(model, factors, n=args.n or 256, replications=args.replications,
@@ -157,22 +198,56 @@ def cmd_sensitivity(args) -> int:
         design = morris_design(model, factors, n=args.n or 20, num_levels=args.num_levels,
                                replications=args.replications, seed=args.seed,
                                chunk_size=args.chunk_size)
+    _print_lever_rules(design, model)
     out = _run(args, design, model, args.method)
     res = json.loads((out / "analysis" / f"{args.method}.json").read_text())
-    key = "ST" if args.method == "sobol" else "mu_star"
+    for line in sensitivity_lines(res, args.method):
+        print(line)
+    return 0
+
+
+def sensitivity_lines(res: dict, method: str) -> list[str]:
+    """The console summary: top factors with their 95% intervals, convergence and noise caveats."""
+    key = "ST" if method == "sobol" else "mu_star"
+    lines, unconverged, noisy, out_of_range = [], [], [], []
     for name, r in res["indicators"].items():
         if r.get("status") != "ok":
-            print(f"  {name}: {r.get('status')}")
+            lines.append(f"  {name}: {r.get('status')}")
             continue
-        top = sorted(zip(r[key], res["factors"]), reverse=True)[:3]
+        conf = r.get(f"{key}_conf") or [float("nan")] * len(r[key])
+        top = sorted(zip(r[key], conf, res["factors"]), key=lambda t: -t[0])[:3]
         noise = r["noise"].get("noise_share_single_run")
-        print(f"  {name}: " + ", ".join(f"{n} {key}={v:.3g}" for v, n in top)
-              + ("" if noise is None else f"; noise share {noise:.1%}"))
-    return 0
+        flags = []
+        if r.get("converged") is False:
+            flags.append("NOT CONVERGED")
+            unconverged.append(name)
+        if method == "sobol" and (max(r["ST"]) > 1 or min(r["S1"]) < -0.05):
+            flags.append("indices outside [0, 1]")
+            out_of_range.append(name)
+        if noise is not None and noise > 0.5:
+            noisy.append(name)
+        lines.append(f"  {name}: " + ", ".join(f"{n.split('.')[-1]} {key}={v:.3g}±{c:.2g}" for v, c, n in top)
+                     + ("" if noise is None else f"; noise share {noise:.0%}")
+                     + (f"  [{'; '.join(flags)}]" if flags else ""))
+    lines.append(f"  ±: 95% bootstrap half-widths. noise share: share of a single run's variance due to the "
+                 f"model's own randomness at fixed inputs (indices use replication means).")
+    if method == "sobol":
+        if unconverged:
+            lines.append(f"  caveat: {len(unconverged)} indicator(s) NOT CONVERGED (ST moved > 0.05 at the last "
+                         f"doubling of N, or an interval is wider than ±0.1): read them as rankings at most; "
+                         f"raise --n.")
+        if out_of_range:
+            lines.append(f"  caveat: ST > 1 or S1 < 0 for {len(out_of_range)} indicator(s): estimation error at this "
+                         f"N (true indices lie in [0, 1]); raise --n or --replications.")
+    if noisy:
+        lines.append(f"  caveat: noise dominates a single run for {len(noisy)} indicator(s) (share > 50%): "
+                     f"differences between factors there are mostly the model's randomness; raise --replications.")
+    return lines
 
 
 def cmd_reach(args) -> int:
     models = [resolve_model(s, args.scale) for s in args.scenarios]
+    _master_seed(args, models[0])
     names = [m.name for m in models]
     if len(set(names)) != len(names):
         raise ExperimentError(f"scenario names must differ, got {', '.join(names)}")
@@ -180,6 +255,7 @@ def cmd_reach(args) -> int:
                         [parse_range(f) for f in args.factor])
     design = reach_design(models, unc, n_lhs=args.lhs, replications=args.replications,
                           seed=args.seed, chunk_size=args.chunk_size)
+    _print_lever_rules(design, models[0])
     _print_reach(_run(args, design, models, "reach"))
     return 0
 

@@ -42,6 +42,32 @@ def paired_diff(b: np.ndarray, a: np.ndarray, conf: float = 0.95) -> PairedDiff:
     return PairedDiff(m, m - half, m + half, n)
 
 
+def fieller_ratio(x: np.ndarray, y: np.ndarray, conf: float = 0.95) -> tuple[float, float, float]:
+    """Ratio of means mean(x)/mean(y) of paired per-seed differences, with Fieller's interval.
+
+    The interval is the set of theta with |mean(x - theta*y)| <= t * se(x - theta*y) (t with
+    n-1 degrees of freedom). It is bounded exactly when the denominator's own t-interval
+    excludes zero; otherwise the ratio is *not defined* at this precision and (nan, nan) is
+    returned as the interval (the point estimate is still returned, for the record).
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    n = len(x)
+    my = float(y.mean())
+    q = float(x.mean()) / my if my != 0 else float("nan")
+    if n < 2:
+        return q, float("nan"), float("nan")
+    t = float(stats.t.ppf(0.5 + conf / 2, n - 1))
+    c = np.cov(x, y, ddof=1) / n
+    vxx, vyy, vxy = float(c[0, 0]), float(c[1, 1]), float(c[0, 1])
+    if my == 0 or t * t * vyy >= my * my:  # denominator interval contains zero
+        return q, float("nan"), float("nan")
+    g = t * t * vyy / (my * my)
+    disc = vxx - 2 * q * vxy + q * q * vyy - g * (vxx - vxy * vxy / vyy if vyy > 0 else vxx)
+    half = t / abs(my) * np.sqrt(max(disc, 0.0))
+    centre = q - g * vxy / vyy if vyy > 0 else q
+    return q, float((centre - half) / (1 - g)), float((centre + half) / (1 - g))
+
+
 def _run_one(args):
     from sim.run import run
     scenario, seed, scale = args
@@ -50,8 +76,9 @@ def _run_one(args):
 
 def run_paired(scenarios, seeds, scale, workers: int | None = None, progress=None):
     """Results[scenario index][replication] on shared seeds (process pool when workers > 1)."""
+    from .execute import auto_workers
     jobs = [(sc, s, scale) for sc in scenarios for s in seeds]
-    workers = workers or os.cpu_count() or 1
+    workers = auto_workers(workers, len(jobs))
     if workers <= 1 or len(jobs) < 4:
         flat = []
         for j in jobs:
@@ -71,7 +98,7 @@ def run_paired(scenarios, seeds, scale, workers: int | None = None, progress=Non
 
 def compare(scenarios, seeds, scale, workers=None, progress=None) -> dict:
     """Paired differences of every target in 2020 and of public cost, against scenarios[0]."""
-    from sim.fiscal import POLICY_YEARS, paired_dynamic_ratio, paired_ratio
+    from sim.fiscal import POLICY_YEARS, net_budget_cost, paired_dynamic_ratio, paired_ratio
     from sim.indicators import TARGETS
 
     results = run_paired(scenarios, seeds, scale, workers, progress)
@@ -96,11 +123,22 @@ def compare(scenarios, seeds, scale, workers=None, progress=None) -> dict:
         dc, dr = paired_diff(cost_b, cost_a), paired_diff(rd_b, rd_a)
         ratio, _, _ = paired_ratio(res, ref)
         dyn, _, d_net = paired_dynamic_ratio(res, ref)
+        _, r_lo, r_hi = fieller_ratio(rd_b - rd_a, cost_b - cost_a)
+        defined = bool(np.isfinite(r_lo))
+        net_a = np.array([np.sum(net_budget_cost(r)) for r in ref])
+        net_b = np.array([np.sum(net_budget_cost(r)) for r in res])
+        dn = paired_diff(net_b, net_a)
+        _, n_lo, n_hi = fieller_ratio(rd_b - rd_a, net_b - net_a)
         fiscal.append({"scenario": sc.name, "public_cost_2016_2020_bn_yuan": float(cost_b.mean()),
                        "extra_cost_bn_yuan": dc.mean, "extra_cost_ci_low": dc.low, "extra_cost_ci_high": dc.high,
                        "extra_real_rd_bn_yuan": dr.mean, "extra_real_rd_ci_low": dr.low,
                        "extra_real_rd_ci_high": dr.high, "real_rd_per_yuan": ratio,
-                       "extra_net_budget_cost_bn_yuan": d_net, "real_rd_per_yuan_dynamic": dyn})
+                       "ratio_defined": defined, "real_rd_per_yuan_ci_low": r_lo,
+                       "real_rd_per_yuan_ci_high": r_hi, "replications": len(seeds),
+                       "extra_net_budget_cost_bn_yuan": d_net, "extra_net_budget_cost_ci_low": dn.low,
+                       "extra_net_budget_cost_ci_high": dn.high, "real_rd_per_yuan_dynamic": dyn,
+                       "dynamic_ratio_defined": bool(np.isfinite(n_lo)),
+                       "real_rd_per_yuan_dynamic_ci_low": n_lo, "real_rd_per_yuan_dynamic_ci_high": n_hi})
     return {"reference": scenarios[0].name, "rows": rows, "fiscal": fiscal,
             "reference_public_cost_2016_2020_bn_yuan": float(np.mean(
                 [np.nansum(r.indicators["public_cost_bn_yuan"][POLICY_YEARS]) for r in ref]))}
@@ -117,53 +155,107 @@ def format_comparison(res: dict) -> str:
     lines.append("")
     lines.append(f"public cost 2016-2020 (tax expenditures + outlays), reference {res['reference']}: "
                  f"{fmt_number(res['reference_public_cost_2016_2020_bn_yuan'])} bn yuan")
-    head = (f"{'scenario':28} {'cost bn yuan':>14} {'extra cost [95% CI]':>30} {'extra real R&D [95% CI]':>30} "
-            f"{'R&D/yuan':>9} {'extra net':>10} {'dynamic':>8}")
+    head = (f"{'scenario':28} {'cost bn yuan':>14} {'extra cost [95% CI]':>26} {'extra real R&D [95% CI]':>26} "
+            f"{'real R&D per yuan [95% CI]':>30} {'extra net cost [95% CI]':>26} {'dynamic R&D per yuan [95% CI]':>30}")
     lines += [head, "-" * len(head)]
     for r in res["fiscal"]:
         lines.append(f"{r['scenario']:28} {fmt_number(r['public_cost_2016_2020_bn_yuan']):>14} "
-                     f"{fmt_number(r['extra_cost_bn_yuan']) + ' [' + fmt_number(r['extra_cost_ci_low']) + ', ' + fmt_number(r['extra_cost_ci_high']) + ']':>30} "
-                     f"{fmt_number(r['extra_real_rd_bn_yuan']) + ' [' + fmt_number(r['extra_real_rd_ci_low']) + ', ' + fmt_number(r['extra_real_rd_ci_high']) + ']':>30} "
-                     f"{fmt_number(r['real_rd_per_yuan']):>9} {fmt_number(r['extra_net_budget_cost_bn_yuan']):>10} "
-                     f"{fmt_number(r['real_rd_per_yuan_dynamic']):>8}")
-    lines.append("R&D/yuan: extra real R&D per yuan of extra public cost (static tax expenditures + outlays); "
-                 "dynamic: per yuan of extra net budget cost (outlays - corporate tax collected)")
+                     f"{fmt_number(r['extra_cost_bn_yuan']) + ' [' + fmt_number(r['extra_cost_ci_low']) + ', ' + fmt_number(r['extra_cost_ci_high']) + ']':>26} "
+                     f"{fmt_number(r['extra_real_rd_bn_yuan']) + ' [' + fmt_number(r['extra_real_rd_ci_low']) + ', ' + fmt_number(r['extra_real_rd_ci_high']) + ']':>26} "
+                     f"{ratio_text(r):>30} "
+                     f"{fmt_number(r['extra_net_budget_cost_bn_yuan']) + ' [' + fmt_number(r['extra_net_budget_cost_ci_low']) + ', ' + fmt_number(r['extra_net_budget_cost_ci_high']) + ']':>26} "
+                     f"{ratio_text(r, dynamic=True):>30}")
+    lines.append("real R&D per yuan: additional real R&D / additional public cost (static tax expenditures + outlays), "
+                 "2016-2020, with Fieller's 95% interval over the paired replications; 'not defined' where the "
+                 "cost's interval spans 0. dynamic: per yuan of extra net budget cost (outlays - corporate tax collected).")
     return "\n".join(lines)
 
 
+def ratio_text(r: dict, dynamic: bool = False) -> str:
+    from sim.cli import fmt_number
+    key = "real_rd_per_yuan_dynamic" if dynamic else "real_rd_per_yuan"
+    if not r.get("dynamic_ratio_defined" if dynamic else "ratio_defined", True):
+        return "not defined (cost CI spans 0)"
+    return f"{fmt_number(r[key])} [{fmt_number(r[key + '_ci_low'])}, {fmt_number(r[key + '_ci_high'])}]"
+
+
 def plot_comparison(res: dict, folder: Path) -> list[str]:
+    """compare_targets.png (one panel per target, units on the axis) and compare_fiscal.png
+    (extra cost, extra real R&D and their ratio, all with 95% intervals)."""
+    from matplotlib.ticker import MaxNLocator
+
     from sim.cli import pyplot
-    from sim.indicators import TARGETS
+    from sim.indicators import INDICATORS, TARGETS
 
     plt = pyplot()
-    names = sorted({r["scenario"] for r in res["rows"]}, key=[r["scenario"] for r in res["rows"]].index)
+    names = list(dict.fromkeys(r["scenario"] for r in res["rows"]))
+    n_rep = res["fiscal"][0].get("replications") if res["fiscal"] else None
     tids = list(TARGETS)
-    fig, axes = plt.subplots(2, (len(tids) + 1) // 2, figsize=(3.2 * ((len(tids) + 1) // 2), 6.5))
+    ncol = 4
+    nrow = -(-len(tids) // ncol)
+    h = max(2.2, 0.32 * len(names) + 1.2)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.3 * ncol + 1.6, h * nrow), sharey=True, squeeze=False)
+    y = np.arange(len(names))
     for ax, tid in zip(axes.flat, tids):
-        rows = [r for r in res["rows"] if r["target"] == tid]
-        y = np.arange(len(rows))
-        d = np.array([r["diff"] for r in rows])
-        err = np.array([[r["diff"] - r["ci_low"], r["ci_high"] - r["diff"]] for r in rows]).T
-        ax.barh(y, d, xerr=np.nan_to_num(err), color=[f"C{i}" for i in range(len(rows))], capsize=3)
+        t = TARGETS[tid]
+        rows = {r["scenario"]: r for r in res["rows"] if r["target"] == tid}
+        d = np.array([rows[n]["diff"] for n in names])
+        lo = np.array([rows[n]["ci_low"] for n in names])
+        hi = np.array([rows[n]["ci_high"] for n in names])
         ax.axvline(0, color="k", lw=0.6)
-        ax.set_yticks(y, [r["scenario"] for r in rows] if tid == tids[0] or tid == tids[(len(tids) + 1) // 2] else [""] * len(rows), fontsize=7)
-        ax.set_title(f"{tid} {TARGETS[tid].indicator}", fontsize=7)
+        if np.allclose(np.nan_to_num(np.r_[d, lo, hi]), 0.0):
+            ax.text(0.5, 0.5, "no difference in any run\n(set by the programme quotas)" if t.indicator in
+                    ("innovation_centres", "alliances", "pilot_firms", "competitive_clusters")
+                    else "no difference in any run", transform=ax.transAxes, ha="center", va="center",
+                    fontsize=8, color="0.3")
+        ax.errorbar(d, y, xerr=[np.nan_to_num(d - lo), np.nan_to_num(hi - d)], fmt="o", color="C0",
+                    ecolor="0.3", capsize=3, ms=4)
+        ax.set_yticks(y, names, fontsize=7)
+        ax.invert_yaxis() if tid == tids[0] else None
+        ax.set_title(f"{tid}: {t.label}", fontsize=8)
+        ax.set_xlabel(f"difference, {INDICATORS[t.indicator].unit}", fontsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.margins(x=0.12)
         ax.tick_params(axis="x", labelsize=7)
     for ax in list(axes.flat)[len(tids):]:
         ax.axis("off")
-    fig.suptitle(f"2020 difference against {res['reference']} (95% paired CI)", fontsize=9)
+    fig.suptitle(f"2020 value minus {res['reference']} (mean and 95% paired t-interval over "
+                 f"{n_rep} shared seeds)", fontsize=9)
     fig.tight_layout()
     fig.savefig(folder / "compare_targets.png", dpi=90)
     plt.close(fig)
-    fig, ax = plt.subplots(figsize=(6, 0.5 + 0.45 * len(names)))
+
     fis = res["fiscal"]
     y = np.arange(len(fis))
-    ax.barh(y - 0.2, [r["extra_cost_bn_yuan"] for r in fis], height=0.4, label="extra public cost")
-    ax.barh(y + 0.2, [r["extra_real_rd_bn_yuan"] for r in fis], height=0.4, label="extra real R&D")
-    ax.set_yticks(y, [r["scenario"] for r in fis], fontsize=7)
-    ax.axvline(0, color="k", lw=0.6)
-    ax.set_xlabel("billion yuan, 2016-2020")
-    ax.legend(fontsize=7)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 1.2 + 0.45 * len(fis)), sharey=True,
+                                   gridspec_kw={"width_ratios": [3, 2]})
+    for off, key, label, c in ((-0.18, "extra_cost", "extra public cost", "C3"),
+                               (0.18, "extra_real_rd", "extra real R&D", "C0")):
+        m = np.array([r[f"{key}_bn_yuan"] for r in fis])
+        lo = np.array([r[f"{key}_ci_low"] for r in fis])
+        hi = np.array([r[f"{key}_ci_high"] for r in fis])
+        ax1.barh(y + off, m, height=0.36, color=c, alpha=0.6, label=label)
+        ax1.errorbar(m, y + off, xerr=[np.nan_to_num(m - lo), np.nan_to_num(hi - m)], fmt="none",
+                     ecolor="k", capsize=3)
+    ax1.set_yticks(y, [r["scenario"] for r in fis], fontsize=7)
+    ax1.set_ylim(len(fis) - 0.5, -0.9)  # top row first, room for the ratio labels
+    ax1.axvline(0, color="k", lw=0.6)
+    ax1.set_xlabel(f"billion yuan, summed 2016-2020, vs {res['reference']} (95% paired CI)", fontsize=8)
+    ax1.legend(fontsize=7, loc="lower right")
+    ax2.axvline(0, color="k", lw=0.6)
+    for i, r in enumerate(fis):
+        if r.get("ratio_defined", True) and np.isfinite(r.get("real_rd_per_yuan_ci_low", np.nan)):
+            m, lo, hi = r["real_rd_per_yuan"], r["real_rd_per_yuan_ci_low"], r["real_rd_per_yuan_ci_high"]
+            ax2.errorbar([m], [i], xerr=[[m - lo], [hi - m]], fmt="o", color="C2", capsize=3)
+            ax2.annotate(f"{m:.2g} [{lo:.2g}, {hi:.2g}]", (m, i), xytext=(0, 6), textcoords="offset points",
+                         fontsize=7, ha="center")
+        else:
+            ax2.text(0.02, i, "not defined: extra cost's CI spans 0", transform=ax2.get_yaxis_transform(),
+                     va="center", fontsize=7, color="0.35")
+    ax2.set_xlabel("extra real R&D per yuan of extra public cost (Fieller 95% CI)", fontsize=8)
+    ax2.tick_params(axis="x", labelsize=7)
+    ax1.tick_params(axis="x", labelsize=7)
+    fig.suptitle(f"Fiscal comparison, {n_rep} shared seeds", fontsize=9)
     fig.tight_layout()
     fig.savefig(folder / "compare_fiscal.png", dpi=90)
     plt.close(fig)
@@ -206,7 +298,7 @@ def cmd_compare(args) -> int:
         pd.DataFrame(res["fiscal"]).to_csv(tmp / "compare_fiscal.csv", index=False)
         plots = plot_comparison(res, tmp)
         (tmp / "manifest.json").write_text(json.dumps({
-            "command": "compare", "scenarios": [{"name": s.name, "file": s.path, "digest": s.digest()} for s in scs],
+            "command": "compare", "reference": res["reference"], "scenarios": [{"name": s.name, "file": s.path, "digest": s.digest()} for s in scs],
             "master_seed": seed, "seeds": seeds, "scale": scale, "elapsed_s": round(elapsed, 3),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S")}, indent=2))
     print(f"wrote {out}/compare_targets.csv, compare_fiscal.csv, manifest.json, {', '.join(plots)}")
@@ -214,11 +306,22 @@ def cmd_compare(args) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("compare", help="run scenarios on the same seeds; paired 2020 differences and fiscal cost")
-    p.add_argument("scenarios", nargs="+")
-    p.add_argument("--replications", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--scale", type=float)
-    p.add_argument("--workers", type=int)
-    p.add_argument("--out")
+    from sim.scenario import DEFAULT_REPLICATIONS, DEFAULT_SCALE, DEFAULT_SEED
+
+    from .execute import WORKERS_HELP
+    p = subparsers.add_parser(
+        "compare", help="run scenarios on the same seeds; paired 2020 differences and fiscal cost",
+        description="Run every scenario on the same run seeds (common random numbers). Prints each "
+                    "target's 2020 difference against the FIRST scenario with a paired 95% t-interval, "
+                    "the public cost 2016-2020 and additional real R&D per yuan with intervals.")
+    p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+                   help="scenario files or shipped names (see `innosim scenarios`); the first is the reference")
+    p.add_argument("--replications", type=int, metavar="R",
+                   help=f"shared seeds per scenario (default: the first scenario's run.replications, else {DEFAULT_REPLICATIONS})")
+    p.add_argument("--seed", type=int, metavar="N",
+                   help=f"master seed the run seeds derive from (default: the first scenario's run.seed, else {DEFAULT_SEED})")
+    p.add_argument("--scale", type=float, metavar="S",
+                   help=f"agents per real firm, 1e-4..1 (default: the first scenario's run.scale, else {DEFAULT_SCALE:g})")
+    p.add_argument("--workers", type=int, metavar="W", help=WORKERS_HELP)
+    p.add_argument("--out", metavar="DIR", help="output folder (default results/compare-A-vs-B-vs-C)")
     p.set_defaults(func=cmd_compare)

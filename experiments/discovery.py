@@ -55,7 +55,8 @@ def find_box(X: pd.DataFrame, reached: np.ndarray, tid: str, min_density: float 
     rec = {"n_runs": n, "n_reached": k, "p_overall": base, "min_density": min_density,
            "method": "PRIM (prim package)"}
     if n < MIN_CASES:
-        rec["text"] = f"too few runs ({n}) for scenario discovery on {tid}"
+        rec["text"] = (f"too few runs ({n}) for scenario discovery on {tid}: PRIM needs at least "
+                       f"{MIN_CASES} runs (raise --lhs or --replications)")
         return rec
     if k == 0:
         rec["text"] = f"no run reached {tid}: there is no region to describe"

@@ -85,6 +85,22 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+AUTO_POOL_MIN_RUNS = 64
+"""Below this many runs the default is serial: starting a process pool costs more than it saves."""
+
+WORKERS_HELP = (f"worker processes; default auto: 1 (serial) below {AUTO_POOL_MIN_RUNS} runs, "
+                "else every core; results do not depend on it")
+
+
+def auto_workers(requested: int | None, n_runs: int) -> int:
+    """The one ``--workers`` default of every command (:data:`WORKERS_HELP`)."""
+    if requested is not None:
+        if requested < 1:
+            raise ExperimentError(f"--workers must be at least 1, got {requested}")
+        return int(requested)
+    return 1 if n_runs < AUTO_POOL_MIN_RUNS else default_workers()
+
+
 class Backend:
     """Context manager yielding a concurrent.futures executor and its worker count."""
 
@@ -138,6 +154,24 @@ def _as_models(models) -> dict:
     return {m.name: m for m in models}
 
 
+def lever_factor_rules(design: Design, models) -> dict:
+    """For every factor on a lever field: from which year to 2020 a design value applies and
+    to which firms (``Levers.sweep_description``); recorded in the manifest."""
+    models = _as_models(models)
+    first = next(iter(models.values()))
+    sc = getattr(first, "scenario", None)
+    rules = {}
+    if sc is None:
+        return rules
+    for f in design.factors:
+        parts = f.name.split(".")
+        if parts[0] == "levers" and len(parts) == 3:
+            sched = getattr(getattr(sc.levers, parts[1]), parts[2])
+            rules[f.name] = {"from": sched.final_setting_year(), "to": 2020,
+                             "description": sc.levers.sweep_description(parts[1], parts[2])}
+    return rules
+
+
 def run_experiment(design: Design, models, out, *, workers: int | None = None,
                    scheduler: str | None = None, resume: bool = False,
                    progress: bool | None = None, analyse: bool = True,
@@ -174,6 +208,11 @@ def _run(design, models, out, backend, resume, progress, analyse, command) -> Pa
             "targets": {k: t.as_dict() for k, t in model_targets(first).items()},
             "code": code_provenance(), "packages": package_versions(), "sessions": [],
         }
+        rules = lever_factor_rules(design, models)
+        if rules:
+            from sim.policies import SWEEP_RULE
+            manifest["lever_rule"] = SWEEP_RULE
+            manifest["lever_factors"] = rules
         store.create(manifest, runs)
         done = set()
 

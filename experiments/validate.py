@@ -348,7 +348,7 @@ def cmd_validate(args) -> int:
                 print(f"\r  replication {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
 
         from experiments.compare import run_paired
-        results = run_paired([sc], seeds, scale, args.workers or 1, progress)[0]
+        results = run_paired([sc], seeds, scale, args.workers, progress)[0]
         model_years = list(results[0].years)
         paths = {k: np.array([r.indicators[k] for r in results]) for k in results[0].indicators}
         meta = {"source": "run", "scenario": sc.name, "scenario_file": sc.path, "scenario_digest": sc.digest(),
@@ -388,20 +388,28 @@ def cmd_validate(args) -> int:
 
 def default_scenario() -> str:
     """The scenario validated when none is given."""
-    return "scenarios/baseline.toml"
+    return "baseline"
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("validate", help="score model paths against observed series, beside a trend forecaster")
     p.add_argument("history", nargs="?", help="history TOML (default: the shipped sim/data/history_2008_2015.toml)")
     p.add_argument("--scenario", help=f"scenario to run (default {default_scenario()})")
-    p.add_argument("--results", help="score the runs saved in an `innosim run` output folder instead of running")
+    p.add_argument("--results", help="score the runs saved in an `innosim run` output folder instead of running "
+                                      "(default: run the scenario)")
     p.add_argument("--base-year", type=int, help="year growth is measured from (default: the model's first year)")
     p.add_argument("--years", help="years to score, e.g. 2013-2015 or 2013,2015 (default: all observed after the base)")
-    p.add_argument("--replications", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--scale", type=float)
-    p.add_argument("--workers", type=int)
-    p.add_argument("--json", action="store_true", help="print JSON instead of the text table")
-    p.add_argument("--out", help="folder for validation.json, validation.txt and the plots")
+    from sim.scenario import DEFAULT_REPLICATIONS, DEFAULT_SCALE, DEFAULT_SEED
+
+    from .execute import WORKERS_HELP
+    p.add_argument("--replications", type=int, metavar="R",
+                   help=f"runs (default: the scenario's run.replications, else {DEFAULT_REPLICATIONS})")
+    p.add_argument("--seed", type=int, metavar="N",
+                   help=f"master seed (default: the scenario's run.seed, else {DEFAULT_SEED})")
+    p.add_argument("--scale", type=float, metavar="S",
+                   help=f"agents per real firm (default: the scenario's run.scale, else {DEFAULT_SCALE:g})")
+    p.add_argument("--workers", type=int, metavar="W", help=WORKERS_HELP)
+    p.add_argument("--json", action="store_true", help="print JSON instead of the text table (default: text)")
+    p.add_argument("--out", help="folder for validation.json, validation.txt and the plots "
+                                 "(default results/validate-HISTORY)")
     p.set_defaults(func=cmd_validate)

@@ -1,9 +1,9 @@
 """The ``innosim`` command line.
 
-``innosim run SCENARIO.toml [--seed N] [--replications R] [--scale S] [--workers W] [--out DIR]``
-``innosim levers``
-plus the experiment commands (``sweep``, ``sensitivity``, ``reach``, ``report``) from
-``experiments.cli`` when available.
+``innosim run SCENARIO [--seed N] [--replications R] [--scale S] [--workers W] [--out DIR]``
+``innosim levers``, ``innosim scenarios``, ``innosim --version``
+plus ``compare`` and the experiment commands (``sweep``, ``sensitivity``, ``reach``,
+``report``) from ``experiments``. Bare ``innosim`` prints the usage.
 
 User errors print one line ``innosim: ...`` on stderr and exit with status 2; nothing is
 left half-written (output is assembled in a temporary folder and moved into place).
@@ -69,7 +69,7 @@ def cmd_run(args) -> int:
             print(f"\r  replication {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
 
     from experiments.compare import run_paired
-    results = run_paired([sc], seeds, scale, args.workers or 1, progress)[0]
+    results = run_paired([sc], seeds, scale, args.workers, progress)[0]
     elapsed = time.perf_counter() - t0
     years = results[0].years
     table = summarise(results, TARGETS)
@@ -169,7 +169,7 @@ def write_outputs(out: Path, sc, results, seeds, master, scale, table, years, in
             fig.savefig(tmp / f"{tid}_{t.indicator}.png", dpi=90)
             plt.close(fig)
         manifest = {
-            "scenario": sc.name, "scenario_file": sc.path, "scenario_digest": sc.digest(),
+            "command": "run", "scenario": sc.name, "scenario_file": sc.path, "scenario_digest": sc.digest(),
             "master_seed": master, "seeds": seeds, "replications": len(seeds), "scale": scale,
             "elapsed_s": round(elapsed, 3), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "calibration": results[0].calibration,
@@ -178,7 +178,10 @@ def write_outputs(out: Path, sc, results, seeds, master, scale, table, years, in
 
 
 def cmd_levers(args) -> int:
-    from sim.policies import LEVER_CLASSES
+    from sim.policies import LEVER_CLASSES, SWEEP_RULE
+    print("Scenario files set a field as a number (2016-2020), a table of years {2017 = 0.75} or periods.")
+    print(f"Experiments (sweep --levels, --factor, uncertainties): {SWEEP_RULE}.")
+    print("The sweep prints, and its manifest records, the years each swept field reaches.\n")
     for name, cls in LEVER_CLASSES.items():
         print(f"[levers.{name}]  applied in: {cls.applied_at}")
         print(f"  {cls.mechanism}")
@@ -189,19 +192,62 @@ def cmd_levers(args) -> int:
     return 0
 
 
+def cmd_scenarios(args) -> int:
+    from sim.scenario import scenario_catalogue
+    rows = scenario_catalogue(args.dir)
+    width = max(len(r["name"]) for r in rows) if rows else 10
+    print(f"{'name':{width}}  {'origin':7}  description")
+    for r in rows:
+        where = "" if r["origin"] == "shipped" else f"  [{r['path']}]"
+        print(f"{r['name']:{width}}  {r['origin']:7}  {r['description']}{where}")
+    print("\nUse a name (innosim run policy_2016_2020) or a file path.")
+    return 0
+
+
+def version_text() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        v = version("innosim")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+        v = "unknown"
+    import mesa
+    return f"innosim {v} (mesa {mesa.__version__}, numpy {np.__version__}, python {sys.version.split()[0]})"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="innosim", description="Simulate China's technology-innovation system, 2015-2020.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    p = sub.add_parser("run", help="run a scenario with replications; print the target table; write results")
-    p.add_argument("scenario")
-    p.add_argument("--seed", type=_number(int))
-    p.add_argument("--replications", type=_number(int))
-    p.add_argument("--scale", type=_number(float))
-    p.add_argument("--out")
-    p.add_argument("--workers", type=_number(int), help="worker processes (default 1; results do not depend on it)")
+    from experiments.execute import WORKERS_HELP
+    from sim.scenario import DEFAULT_REPLICATIONS, DEFAULT_SCALE, DEFAULT_SEED
+
+    parser = _Parser(prog="innosim", description="Simulate China's technology-innovation system, 2015-2020 "
+                     "(one step = one quarter; indicators and the plan's targets T1-T9 are annual).",
+                     epilog="Run `innosim COMMAND --help` for a command's options and defaults. "
+                            "Scenarios: `innosim scenarios`; levers: `innosim levers`.")
+    parser.add_argument("--version", action="version", version=version_text())
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+    p = sub.add_parser("run", help="run a scenario with replications; print the target table; write results",
+                       description="Run one scenario R times on seeds derived from one master seed; print "
+                                   "each target's 2015 value, 2020 median [5%, 95%] and share of runs "
+                                   "reaching it; write indicators.parquet, summary.csv, manifest.json and "
+                                   "one plot per target.")
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario file or shipped name (see `innosim scenarios`)")
+    p.add_argument("--seed", type=_number(int), metavar="N",
+                   help=f"master seed the run seeds derive from (default: the scenario's run.seed, else {DEFAULT_SEED})")
+    p.add_argument("--replications", type=_number(int), metavar="R",
+                   help=f"runs, each with its own seed (default: the scenario's run.replications, else {DEFAULT_REPLICATIONS})")
+    p.add_argument("--scale", type=_number(float), metavar="S",
+                   help=f"agents per real firm, 1e-4..1 (default: the scenario's run.scale, else {DEFAULT_SCALE:g})")
+    p.add_argument("--out", metavar="DIR", help="output folder (default results/SCENARIO_NAME)")
+    p.add_argument("--workers", type=_number(int), metavar="W", help=WORKERS_HELP)
     p.set_defaults(func=cmd_run)
-    p = sub.add_parser("levers", help="list every lever with its fields, units and defaults")
+    p = sub.add_parser("levers", help="list every lever with its fields, units, defaults and ranges",
+                       description="List every lever with its fields, units, defaults, allowed ranges, and "
+                                   "how a swept value applies.")
     p.set_defaults(func=cmd_levers)
+    p = sub.add_parser("scenarios", help="list shipped and local scenarios with their descriptions",
+                       description="List the scenarios shipped with innosim and the *.toml files of a local folder.")
+    p.add_argument("--dir", default="scenarios", metavar="DIR",
+                   help="local folder to list as well (default: ./scenarios)")
+    p.set_defaults(func=cmd_scenarios)
     try:
         from experiments import cli as exp_cli
     except ImportError:
@@ -223,7 +269,11 @@ def main(argv=None) -> int:
     except ImportError:
         pass
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if getattr(args, "func", None) is None:  # bare `innosim`
+            parser.print_help()
+            return 0
         return args.func(args)
     except errors as exc:
         print(f"innosim: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)

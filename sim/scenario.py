@@ -63,11 +63,17 @@ class Uncertainty:
     high: float
 
 
+DEFAULT_SEED = 20151231
+"""The one default master seed of every command and function (a scenario's run.seed overrides it)."""
+DEFAULT_REPLICATIONS = 20
+DEFAULT_SCALE = 0.005
+
+
 @dataclass(frozen=True)
 class RunSettings:
-    replications: int = 20
-    scale: float = 0.005
-    seed: int = 20151231
+    replications: int = DEFAULT_REPLICATIONS
+    scale: float = DEFAULT_SCALE
+    seed: int = DEFAULT_SEED
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 from sim.policies.finance import GuidanceFunds, InnovationVouchers, InvestmentLoanLinkage
 from sim.policies.other import InstrumentSharing, ProcurementPreference, SOEAssessment
 from sim.policies.programmes import Programmes
-from sim.policies.schedule import YEARS, Lever, LeverError, Schedule
+from sim.policies.schedule import SWEEP_RULE, YEARS, Lever, LeverError, Schedule
 from sim.policies.talent import TalentMobility
 from sim.policies.tax import AcceleratedDepreciation, HighTechCertification, SuperDeduction
 
@@ -51,8 +51,24 @@ class Levers:
         return dataclasses.replace(self, **changes)
 
     def with_value(self, lever: str, fld: str, value: float) -> "Levers":
-        """Set one field to a constant over 2016–2020 (used by experiment factors)."""
-        return self.updated({lever: {fld: value}}, "levers")
+        """Replace one field's final setting by ``value``, keeping the schedule's shape
+        (:data:`SWEEP_RULE`; used by experiment factors): from the year the scenario's final
+        setting takes effect to 2020."""
+        sched = getattr(getattr(self, lever), fld)
+        period = [{"from": sched.final_setting_year(), "to": YEARS[-1], "value": value}]
+        return self.updated({lever: {fld: period}}, "levers")
+
+    def sweep_description(self, lever: str, fld: str) -> str:
+        """Plain words: which years and firms a swept value of ``levers.LEVER.FLD`` reaches."""
+        sched = getattr(getattr(self, lever), fld)
+        y = sched.final_setting_year()
+        cls = LEVER_CLASSES[lever]
+        spec = {f.name: f for f in cls.field_specs()}[fld]
+        who = spec.metadata["doc"]
+        before = "" if y == YEARS[1] else (
+            f"; {YEARS[1]}-{y - 1} as in the scenario ("
+            + ", ".join(f"{v:g}" for v in dict.fromkeys(sched.values[1:y - YEARS[0]])) + ")")
+        return f"levers.{lever}.{fld}: swept value applies {y}-{YEARS[-1]}{before}; {who}"
 
 
-__all__ = ["Levers", "Lever", "LeverError", "Schedule", "LEVER_CLASSES", "YEARS"]
+__all__ = ["SWEEP_RULE", "Levers", "Lever", "LeverError", "Schedule", "LEVER_CLASSES", "YEARS"]

@@ -47,6 +47,30 @@ class Schedule:
         i = min(max(year, FIRST_YEAR), LAST_YEAR) - FIRST_YEAR
         return self.values[i]
 
+    def final_setting_year(self) -> int:
+        """First year (2016..2020) from which the schedule holds its 2020 value unchanged.
+
+        This is where a swept or sampled value takes over (:meth:`swept`): 2018 for a
+        deduction legislated ``{2018 = 0.75}``, 2016 for a field the scenario never changes.
+        """
+        year = LAST_YEAR
+        while year > FIRST_YEAR + 1 and self.values[year - 1 - FIRST_YEAR] == self.values[-1]:
+            year -= 1
+        return year
+
+    def swept(self, value: float) -> "Schedule":
+        """The schedule with its final setting replaced by ``value``: from
+        :meth:`final_setting_year` to 2020; earlier years keep the scenario's path."""
+        start = self.final_setting_year() - FIRST_YEAR
+        return Schedule(tuple(self.values[:start]) + (float(value),) * (len(YEARS) - start))
+
+
+SWEEP_RULE = ("a swept or sampled lever value replaces the scenario's final setting of that field: "
+              "it applies from the year that setting takes effect (its last change in the scenario; "
+              "2016 if the scenario never changes the field) to 2020, to the same firms the field "
+              "applies to; earlier years keep the scenario's path")
+"""How experiment factors on lever fields apply (stated in ``innosim levers`` and manifests)."""
+
 
 def parse_schedule(raw: Any, default: Schedule, where: str, low: float, high: float) -> Schedule:
     """Turn a scenario value into a Schedule, checking the window, overlaps and range."""

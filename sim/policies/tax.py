@@ -21,12 +21,19 @@ class SuperDeduction(Lever):
     name = "super_deduction"
     applied_at = "decide_rd, collect_taxes"
     mechanism = ("extra deduction d lowers the user cost (1 - tau(1+d))/(1 - tau) of firms "
-                 "with taxable profit (loss-makers value it at loss_deduction_value)")
+                 "with taxable profit (loss-makers value it at loss_deduction_value); "
+                 "d = max(rate_all, rate_tech_sme if a tech SME, rate_manufacturing if industrial)")
 
-    rate_all: Schedule = lever_field(0.5, "share of reported R&D", "extra deduction for every claiming firm", 0.0, 3.0)
+    rate_all: Schedule = lever_field(0.5, "share of reported R&D",
+                                     "floor for every claiming firm; a firm gets the LARGEST rate it qualifies for, "
+                                     "so rate_all moves industrial firms only above rate_manufacturing and tech SMEs "
+                                     "only above rate_tech_sme", 0.0, 3.0)
     rate_tech_sme: Schedule = lever_field(0.5, "share of reported R&D",
-                                          "extra deduction for technology-based SMEs (<=500 staff, revenue <=200m yuan)", 0.0, 3.0)
-    rate_manufacturing: Schedule = lever_field(0.5, "share of reported R&D", "extra deduction for industrial firms", 0.0, 3.0)
+                                          "for technology-based SMEs (<=500 staff, revenue <=200m yuan, doing R&D) "
+                                          "when larger than the other rates that apply", 0.0, 3.0)
+    rate_manufacturing: Schedule = lever_field(0.5, "share of reported R&D",
+                                               "for industrial (above-size) firms when larger than rate_all "
+                                               "(the rate that moves T5)", 0.0, 3.0)
 
 
 @dataclass(frozen=True)

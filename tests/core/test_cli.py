@@ -50,7 +50,7 @@ def _bad(tmp_path, name, text):
     return str(p)
 
 
-@pytest.mark.parametrize("case", ["missing", "scale", "reps", "seed", "seed_text", "toml", "lever", "no_args"])
+@pytest.mark.parametrize("case", ["missing", "scale", "reps", "seed", "seed_text", "toml", "lever"])
 def test_bad_inputs_exit_2_one_line(tmp_path, capsys, case):
     out = tmp_path / "out"
     args = {
@@ -61,10 +61,8 @@ def test_bad_inputs_exit_2_one_line(tmp_path, capsys, case):
         "seed_text": ["run", BASELINE, "--seed", "abc"],
         "toml": ["run", _bad(tmp_path, "bad.toml", "[scenario\nname = ")],
         "lever": ["run", _bad(tmp_path, "lev.toml", '[scenario]\nname = "x"\n[levers.warp]\nspeed = 1.0\n')],
-        "no_args": [],
     }[case]
-    if args:
-        args += ["--out", str(out)]
+    args += ["--out", str(out)]
     rc = main(args)
     cap = capsys.readouterr()
     assert rc == 2
