@@ -8,13 +8,17 @@ Distributions (each stated in docs/ODD.md with its source):
 * P(report R&D > 0) logistic in log revenue, level solved to give 19% performers;
 * R&D intensity of performers log-normal, falling with size, level solved to give the
   reported R&D total; firms just below a certification threshold bunch (notch rule);
-* certification among firms that pass the tests, solved to give 79,000 certified firms.
+* certification among firms that pass the tests, solved to give 79,000 certified firms;
+* the upper tail of R&D (``sim/upper_tail.py``): the 301 mainland firms of the EU R&D
+  Scoreboard 2015 as rows of weight 1 (named where the brief names them) at their published
+  reported R&D and revenue, carved out of the segment totals (``carve_upper_tail``); no
+  other row reports more R&D than the smallest of them.
 
 All totals are matched exactly by construction at every scale (calibration weighting).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.optimize import brentq
@@ -23,12 +27,13 @@ from scipy.special import expit
 from sim.agents import firms as F
 from sim.agents.academia import INSTITUTE, UNIVERSITY, ResearchOrgState
 from sim.agents.vc import VCFundState
-from sim.params import InitialConditions, Parameters
+from sim.params import DataError, InitialConditions, Parameters
 from sim.policy_context import firm_tax_context
+from sim.upper_tail import UpperTail, build_upper_tail, load_upper_tail
 
 TOP_INDUSTRIAL = 300
 TOP_SERVICE = 100
-SETTLE_ITERATIONS = 6  # alternations of the 2015 notch settlement (totals then exact to ~1e-7)
+SETTLE_ITERATIONS = 12  # alternations of the 2015 notch settlement (totals then exact to ~1e-7)
 KNOWLEDGE_BASE_SHARE = 0.01  # embodied knowledge of a going concern, share of revenue (assumption)
 MIN_ROWS = {"industrial": 200, "service": 300, "startup": 200, "org": 20, "fund": 10}
 
@@ -82,6 +87,9 @@ class Calibration:
     aware_share: float          # share of firms (weighted) aware of certification in 2015
     startup_weight: float       # real start-ups per start-up row
     pareto_alpha: float         # shape of the industrial firm-size distribution
+    tail_start: int = 0         # first row of the upper tail (rows tail_start .. tail_start + len(tail_names))
+    tail_names: tuple = ()      # names of the tail rows ("" synthetic)
+    tail_rd_cap: float = float("inf")  # million yuan: reported R&D of the smallest tail firm (cap of other rows)
 
 
 def _segment_revenue(rng, segment: str, ic: InitialConditions, scale: float):
@@ -112,6 +120,53 @@ def _segment_revenue(rng, segment: str, ic: InitialConditions, scale: float):
     w = np.concatenate([np.ones(top), np.full(n, (n_real - top) / max(n, 1))])
     rev *= total / (w * rev).sum()
     return rev, w, 0.0
+
+
+def carve_upper_tail(ic: InitialConditions, tail: UpperTail) -> InitialConditions:
+    """The initial conditions of the population *outside* the upper tail: firm counts and
+    revenue of the industrial and service segments minus the tail rows (their R&D is
+    removed from the segment R&D totals in ``segment_rd_totals``). The national totals
+    of the full population are unchanged."""
+    ind, srv = tail.segment == F.INDUSTRIAL, tail.segment == F.SERVICE
+    out = replace(ic, industrial_firms=ic.industrial_firms - int(ind.sum()),
+                  industrial_revenue_tn_yuan=ic.industrial_revenue_tn_yuan - tail.revenue[ind].sum() / 1e6,
+                  service_firms=ic.service_firms - int(srv.sum()),
+                  service_revenue_tn_yuan=ic.service_revenue_tn_yuan - tail.revenue[srv].sum() / 1e6)
+    seg_rd = segment_rd_totals(ic, tail)
+    if min(out.industrial_revenue_tn_yuan, out.service_revenue_tn_yuan) <= 0 or min(seg_rd.values()) <= 0 \
+            or out.industrial_revenue_tn_yuan * 1e6 <= out.min_industrial_revenue_m_yuan * out.industrial_firms:
+        raise DataError("initial: the upper tail (sim/data/upper_tail_2015.toml) leaves no revenue or R&D "
+                        "for the rest of a segment; raise the segment totals")
+    return out
+
+
+def segment_rd_totals(ic: InitialConditions, tail: UpperTail | None = None) -> dict[int, float]:
+    """Reported R&D per segment (million yuan/yr) of the rows outside the upper tail."""
+    nonind_rd = (ic.enterprise_rd_bn_yuan - ic.industrial_rd_bn_yuan) * 1e3
+    out = {F.INDUSTRIAL: ic.industrial_rd_bn_yuan * 1e3,
+           F.SERVICE: nonind_rd * (1 - ic.startup_rd_share_of_nonindustrial),
+           F.STARTUP: nonind_rd * ic.startup_rd_share_of_nonindustrial}
+    if tail is not None:
+        for sg in (F.INDUSTRIAL, F.SERVICE):
+            out[sg] -= tail.rd_reported[tail.segment == sg].sum()
+    return out
+
+
+def fill_rd(w, shape, rev, psi, total, cap_reported, cap_intensity=0.6):
+    """Real R&D intensity ``s_i`` of performers so that reported R&D sums to ``total``:
+
+    reported ``R_i = min(C_i, k * shape_i * Y_i * (1 + psi_i))`` with the cap
+    ``C_i = min(cap_intensity * Y_i * (1 + psi_i), cap_reported)`` and one level ``k``
+    (``sum_i w_i R_i = total``, solved exactly by ``capped_level``); ``s_i = R_i / ((1 + psi_i) Y_i)``.
+    ``cap_reported`` keeps every row below the smallest upper-tail firm."""
+    scale = rev * (1.0 + psi)
+    cap = np.minimum(cap_intensity * scale, cap_reported)
+    b = shape * scale
+    if (w * cap).sum() <= total:
+        raise DataError("initial: segment R&D cannot be placed below the upper tail's smallest firm; "
+                        "check sim/data/upper_tail_2015.toml against the segment totals")
+    k = capped_level(w * cap, b / cap, total)
+    return np.minimum(cap, k * b) / scale
 
 
 def capped_level(w, b, target):
@@ -194,16 +249,21 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     """Return (firms, orgs, funds, calibration, uc0) for 2015 at ``scale``."""
 
     # ---------------------------------------------------------------- revenue and weights
-    parts = {s: _segment_revenue(rng, s, ic, scale) for s in ("industrial", "service", "startup")}
+    tail = build_upper_tail(rng, load_upper_tail(), ic.largest_firm_revenue_tn_yuan * 1e6)
+    ic_rest = carve_upper_tail(ic, tail)
+    parts = {s: _segment_revenue(rng, s, ic_rest, scale) for s in ("industrial", "service", "startup")}
     alpha = parts["industrial"][2]
-    seg = np.concatenate([np.full(len(parts[s][0]), i, np.int8) for i, s in enumerate(parts)])
-    rev = np.concatenate([parts[s][0] for s in parts])
-    w = np.concatenate([parts[s][1] for s in parts])
+    seg = np.concatenate([np.full(len(parts[s][0]), i, np.int8) for i, s in enumerate(parts)] + [tail.segment])
+    rev = np.concatenate([parts[s][0] for s in parts] + [tail.revenue])
+    w = np.concatenate([parts[s][1] for s in parts] + [np.ones(tail.n)])
     n = len(rev)
+    tail_start = n - tail.n
+    is_tail = np.arange(n) >= tail_start
     f = empty_firms(n)
     f.weight, f.segment, f.revenue = w, seg, rev
     f.sector = rng.integers(0, F.N_SECTORS, n).astype(np.int8)
     f.ownership = rng.choice(3, n, p=[0.15, 0.70, 0.15]).astype(np.int8)
+    f.sector[is_tail], f.ownership[is_tail] = tail.sector, tail.ownership
     ind = seg == F.INDUSTRIAL
     rev_per_emp = ic.industrial_revenue_tn_yuan / ic.industrial_employees_m  # million yuan per person
     f.employees = np.maximum(rev / rev_per_emp * np.exp(0.3 * rng.standard_normal(n)), 3.0)
@@ -220,8 +280,11 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     perform = np.ones(n, bool)
     x = np.log(rev / ic.min_industrial_revenue_m_yuan)
     b = ic.rd_performer_size_slope
-    a = brentq(lambda a: (w[ind] * expit(a + b * x[ind])).sum() / w[ind].sum() - ic.industrial_rd_performer_share, -20, 20)
-    perform[ind] = rng.random(ind.sum()) < expit(a + b * x[ind])
+    # the tail firms all perform R&D; the rest of the industrial segment supplies the other performers
+    rest = ind & ~is_tail
+    share_rest = (ic.industrial_rd_performer_share * w[ind].sum() - w[ind & is_tail].sum()) / w[rest].sum()
+    a = brentq(lambda a: (w[rest] * expit(a + b * x[rest])).sum() / w[rest].sum() - share_rest, -20, 20)
+    perform[rest] = rng.random(rest.sum()) < expit(a + b * x[rest])
     f.claims = perform & (rng.random(n) < p.deduction_takeup)
     cost_fte = ic.rd_cost_per_fte_k_yuan / 1e3
 
@@ -229,10 +292,7 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     z = rng.standard_normal(n)
     shape = np.exp(-ic.rd_intensity_size_slope * x + ic.rd_intensity_sigma * z)
     shape = np.minimum(shape, 50 * np.median(shape))
-    nonind_rd = (ic.enterprise_rd_bn_yuan - ic.industrial_rd_bn_yuan) * 1e3
-    seg_rd = {F.INDUSTRIAL: ic.industrial_rd_bn_yuan * 1e3,
-              F.SERVICE: nonind_rd * (1 - ic.startup_rd_share_of_nonindustrial),
-              F.STARTUP: nonind_rd * ic.startup_rd_share_of_nonindustrial}
+    seg_rd = segment_rd_totals(ic, tail)  # outside the upper tail
     relabel_share = p.relabel_share
     psi_guess = relabel_share / (1 - relabel_share)
     ctx0 = firm_tax_context(f, levers, 2015, p)
@@ -240,10 +300,11 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     psi = F.relabel_ratio(ctx0.tax_saving, tax_saving_ref, psi_guess, p.relabel_incentive_elasticity,
                           ctx0.audit, ctx0.audit)
     s = np.zeros(n)
+    rd_cap = float(tail.rd_reported.min())
     for sg, total in seg_rd.items():
-        m = (seg == sg) & perform
-        s[m] = shape[m] * total / (w[m] * shape[m] * rev[m] * (1 + psi[m])).sum()
-    s = np.minimum(s, 0.6)
+        m = (seg == sg) & perform & ~is_tail
+        s[m] = fill_rd(w[m], shape[m], rev[m], psi[m], total, rd_cap if sg != F.STARTUP else np.inf)
+    s[is_tail] = tail.rd_reported / ((1 + psi[is_tail]) * rev[is_tail])
     f.rd_real = s * rev
     f.rd_staff = f.rd_real / cost_fte
     f.knowledge = f.rd_real / (p.knowledge_depreciation + p.nominal_growth)
@@ -270,7 +331,10 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     gain = F.notch_gain(profit, ctx0.tax_rate_std, ctx0.tax_rate_ht)
     cost = F.notch_cost(gap, phi, ctx0.tax_rate_ht, ctx0.deduction, ctx0.audit, p.relabel_penalty)
     staff_at_thr = p.st_staff_ratio * (f.rd_real + (1 - phi) * gap) / cost_fte / f.employees >= ctx0.staff_share
-    would_bunch = perform & ~meets & (gain > cost) & staff_at_thr & ip_ok
+    # the tail firms report their published R&D (no 2015 bunching)
+    # the tail firms report their published R&D (no 2015 bunching); nobody bunches into the tail
+    would_bunch = perform & ~meets & (gain > cost) & staff_at_thr & ip_ok & ~is_tail \
+        & ((thr + f.notch_margin) * rev <= rd_cap)
     cand = meets | would_bunch
     u = rng.random(n)
     aware, chosen, shortfall, rev_gap = select_certified(u, cand, ind, w, rev, target_ind, target_non,
@@ -284,17 +348,25 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     # bunch (real top-up (1 - phi) * gap, the rest relabelled). Alternate between the
     # latent real R&D level (reported totals per segment) and the relabelling level psi0
     # (relabelled share of certified firms' reported R&D) until both 2015 facts hold.
+    # Rows held at a reported level: the tail firms (published R&D) and rows at the tail cap.
     r0 = f.rd_real.copy()
     eta = p.relabel_incentive_elasticity
+    capped = ~is_tail & (f.rd_real * (1 + psi) >= rd_cap * (1 - 1e-9))
+    held = is_tail | capped
+    rep_held = np.where(is_tail, np.concatenate([np.zeros(tail_start), tail.rd_reported]), rd_cap)
 
     ctx = firm_tax_context(f, levers, 2015, p)
     psi_unit = F.relabel_ratio(ctx.tax_saving, tax_saving_ref, 1.0, eta, ctx.audit, ctx.audit)  # linear in psi0
     target = (ctx.threshold + f.notch_margin) * rev
 
+    def held_r0(r0, level):
+        return np.where(held, rep_held / (1 + level * psi_unit), r0)
+
     def settle(r0, level):
         psi_i = level * psi_unit
+        r0 = held_r0(r0, level)
         gap = np.maximum(target - r0 * (1 + psi_i), 0.0)
-        b = f.hightech & perform & (gap > 0)
+        b = f.hightech & perform & (gap > 0) & ~held & (target <= rd_cap)  # bunching stays below the tail
         topup = np.where(b, F.notch_topup(gap, phi), 0.0)
         real = r0 + topup
         relab = np.where(b, np.maximum(psi_i * real, target - real), psi_i * real)
@@ -311,10 +383,11 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     for _ in range(SETTLE_ITERATIONS):
         for sg, total in seg_rd.items():
             real, relab, b, _ = settle(r0, level)
-            m = seg == sg
-            fixed = (w * (real + relab))[m & b].sum()
-            free = (w * (real + relab))[m & ~b].sum()
-            r0[m & ~b] *= (total - fixed) / free
+            m = (seg == sg) & ~is_tail
+            fixed = (w * (real + relab))[m & (b | held)].sum()
+            free = (w * (real + relab))[m & ~b & ~held].sum()
+            r0[m & ~b & ~held] *= (total - fixed) / free
+            held |= m & (r0 * (1 + level * psi_unit) > rd_cap)  # rescaled above the cap: held at it
         gap = lambda lv: relabelled_share(lv) - relabel_share  # noqa: E731 (increasing in lv)
         while gap(lo) > 0 and lo > 1e-9:
             lo *= 0.5
@@ -324,6 +397,7 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
         lo, hi = 0.9 * level, 1.1 * level  # later alternations move the level little; widened above if not
     f.rd_real, f.relabel, f.buncher, f.rd_topup = settle(r0, level)
     psi0 = level
+    r0 = held_r0(r0, level)
     f.rd_base = r0 / rev
     f.rd_staff = f.rd_real / cost_fte
     f.knowledge = f.rd_real / (p.knowledge_depreciation + p.nominal_growth)
@@ -365,6 +439,7 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
         psi0=psi0, tax_saving_ref=tax_saving_ref, patent_rate=patent_rate, pct_rate=pct_rate, chi=chi,
         revenue_ref=revenue_ref, cost_fte=cost_fte, private_vc_inflow=p.vc_investment_rate * cap_total * 0.6,
         hightech_shortfall=shortfall, hightech_revenue_shortfall=rev_gap, aware_share=float((w * aware).sum() / w.sum()), startup_weight=float(parts["startup"][1].mean()), pareto_alpha=alpha,
+        tail_start=tail_start, tail_names=tuple(tail.names), tail_rd_cap=rd_cap,
     )
     # each firm's 2015 user cost, from the post-certification context used to settle the notch
     uc0 = F.user_cost(ctx.tax_rate, ctx.deduction, ctx.deduction_value)

@@ -133,6 +133,7 @@ class Parameters:
     firm_exit_rate: float
     designation_spillover: float
     leading_firm_rd_bn_yuan: float
+    leading_firm_threshold_growth: float
     cluster_competitive_intensity: float
     notch_margin: float
     centre_host_rd_bn_yuan: float
