@@ -238,7 +238,7 @@ def empty_firms(n: int) -> F.FirmState:
         ownership=np.zeros(n, np.int8), age=z.copy(), revenue=z.copy(), employees=z.copy(), margin=z.copy(),
         rd_staff=z.copy(), rd_base=z.copy(), rd_real=z.copy(), rd_topup=z.copy(), relabel=z.copy(), knowledge=z.copy(),
         knowledge0=z.copy(), knowledge_base=z.copy(), tech_level=np.ones(n), productivity=np.ones(n), absorptive=z.copy(), cash=z.copy(),
-        loss_cf=np.zeros((n, 4, F.CF_YEARS + 1)), claims=np.zeros(n, bool), core_ip=np.zeros(n, bool), patents=z.copy(),
+        loss_cf=np.zeros((n, 4, F.CF_YEARS + 1)), claims=np.zeros(n, bool), core_ip=np.zeros(n, bool), patents=z.copy(), pct_propensity=np.ones(n),
         hightech=np.zeros(n, bool), ht_expiry=np.zeros(n, np.int32), buncher=np.zeros(n, bool),
         notch_margin=z.copy(), ht_aware=np.zeros(n, bool), designations=np.zeros(n, np.int16), vc_backed=np.zeros(n, bool),
         vc_invested=z.copy(), vc_fund=np.full(n, -1, np.int32), vc_milestone=np.ones(n), quality=z.copy(), cluster_id=np.full(n, -1, np.int32),
@@ -411,7 +411,10 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     kk = f.knowledge ** p.patent_knowledge_elasticity
     patent_rate = ic.enterprise_invention_grants / (w * kk).sum()
     pct_base = f.knowledge * (rev / revenue_ref) ** p.pct_size_elasticity
-    pct_rate = ic.pct_applications / (w * pct_base).sum()
+    # firms whose PCT filings are published (Huawei, ZTE) file them; the rule's rate covers the rest
+    known = is_tail & np.isfinite(np.concatenate([np.full(tail_start, np.nan), tail.pct]))
+    pct_rate = (ic.pct_applications - tail.pct[np.isfinite(tail.pct)].sum()) / (w * pct_base)[~known].sum()
+    f.pct_propensity[known] = (tail.pct[np.isfinite(tail.pct)]) / (pct_rate * pct_base[known])
     firm_part = ic.tech_contract_turnover_bn_yuan * 1e3 * (1 - ic.academic_seller_share)
     chi = firm_part / (w * F.tech_purchases(f.rd_real, 1.0, p.tech_purchase_elasticity, f.absorptive)).sum()
 

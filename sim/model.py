@@ -294,7 +294,8 @@ class InnovationModel(mesa.Model):
         grants = self.rng.poisson(cal.patent_rate * k ** p.patent_knowledge_elasticity * DT)
         f.patents[active] += grants
         f.core_ip[active] |= grants > 0
-        pct = self.rng.poisson(cal.pct_rate * k * (f.revenue[active] / cal.revenue_ref) ** p.pct_size_elasticity * DT)
+        pct = self.rng.poisson(cal.pct_rate * f.pct_propensity[active] * k
+                               * (f.revenue[active] / cal.revenue_ref) ** p.pct_size_elasticity * DT)
         w = f.weight[active]
         self.q_grants = float(w @ grants)
         self.q_pct = float(w @ pct)

@@ -31,7 +31,7 @@ from sim.agents import firms as F
 from sim.params import DataEntry, DataError
 
 FILE = "upper_tail_2015.toml"
-_SCALARS = ("tail_firms", "listed_firms_top1000", "listed_rd_bn_usd", "yuan_per_usd",
+_SCALARS = ("tail_firms", "listed_firms_top1000", "listed_rd_bn_usd", "yuan_per_usd", "pct_world_tenth_filer",
             "synthetic_rd_intensity_median", "synthetic_rd_intensity_sigma", "synthetic_state_share")
 _SEGMENTS = {"industrial": F.INDUSTRIAL, "service": F.SERVICE}
 _OWNERSHIP = {name: i for i, name in enumerate(F.OWNERSHIPS)}

@@ -56,6 +56,7 @@ class FirmState:
     claims: np.ndarray            # bool: claims the super-deduction
     core_ip: np.ndarray           # bool: holds core IP other than invention patents
     patents: np.ndarray           # valid invention patents per real firm
+    pct_propensity: np.ndarray    # multiplier of the PCT rule (1; set where a firm's filings are published)
     hightech: np.ndarray          # bool: certified
     ht_expiry: np.ndarray         # quarter index when the certificate lapses
     buncher: np.ndarray           # bool: reports at a threshold because of the notch

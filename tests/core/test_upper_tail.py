@@ -163,3 +163,30 @@ def test_t1_falls_with_a_faster_growing_world_threshold(t1_base):
     mainland firms above it in 2020 (mean difference > 0 and > 2 standard errors)."""
     d = t1_base - t1_2020({"parameters.leading_firm_threshold_growth": 0.09})
     assert d.mean() > 0 and d.mean() > 2 * d.std(ddof=1) / np.sqrt(len(d)), d
+
+
+def test_pct_of_the_largest_firms_matches_wipo_2014(model):
+    """Expected 2015 PCT filings: Huawei and ZTE at their published 3,442 and 2,179; no other
+    row above the world's 10th-largest filer (1,391); the national total stays 29,800."""
+    f, c, p = model.firms, model.cal, model.p
+    rate = c.pct_rate * f.pct_propensity * f.knowledge * (f.revenue / c.revenue_ref) ** p.pct_size_elasticity
+    by_name = dict(zip(c.tail_names, tail_rows(model)))
+    assert rate[by_name["Huawei"]] == pytest.approx(3442, rel=1e-9)
+    assert rate[by_name["ZTE"]] == pytest.approx(2179, rel=1e-9)
+    others = np.ones(f.n, bool)
+    others[[by_name["Huawei"], by_name["ZTE"]]] = False
+    assert rate[others].max() < load_upper_tail().pct_world_tenth_filer
+    assert (f.weight * rate).sum() == pytest.approx(29_800, rel=1e-9)
+
+
+def test_leading_firm_programme_acts_on_the_tail(t1_base):
+    """Cultivation designates pilot firms with the largest real R&D, i.e. tail rows; their
+    support raises desired R&D by the same rule as every firm's (1 + support), so T1 in 2020
+    rises over paired seeds (mean difference > 0 and > 2 standard errors)."""
+    sc = Scenario(name="t").with_values({"levers.programmes.leading_quota": 4.0})
+    m = InnovationModel(sc, seed=0, scale=0.005)
+    m.run_model()
+    led = np.flatnonzero(m.firms.designations & F.LEADING)
+    assert len(led) == 20 and np.all(led >= m.cal.tail_start)
+    d = t1_2020({"levers.programmes.leading_quota": 20.0, "levers.programmes.leading_support": 0.5}) - t1_base
+    assert d.mean() > 0 and d.mean() > 2 * d.std(ddof=1) / np.sqrt(len(d)), d
