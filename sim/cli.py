@@ -258,6 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp_compare.register(sub)
     from experiments import validate as exp_validate
     exp_validate.register(sub)
+    from experiments import calibrate as exp_calibrate
+    exp_calibrate.register(sub)
     return parser
 
 
