@@ -36,6 +36,7 @@ posterior-predictive fans against the observed points (``experiments.validate``)
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -229,15 +230,13 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _make_abc(sim: Simulator, priors, cfg: CalibrationConfig):
+def _make_abc(sim: Simulator, priors, cfg: CalibrationConfig, map_=map):
     import pyabc
 
-    if cfg.workers > 1:
-        sampler = pyabc.sampler.MulticoreEvalParallelSampler(n_procs=cfg.workers)
-    else:
-        sampler = pyabc.sampler.SingleCoreSampler()
+    from experiments.abc_sampler import SeededMappingSampler
+
     return pyabc.ABCSMC(sim, pyabc_prior(priors), pyabc.PNormDistance(p=2),
-                        population_size=cfg.population, sampler=sampler)
+                        population_size=cfg.population, sampler=SeededMappingSampler(map_=map_))
 
 
 def _generation_seed(master: int, t: int) -> int:
@@ -245,9 +244,7 @@ def _generation_seed(master: int, t: int) -> int:
 
 
 def calibrate(cfg: CalibrationConfig, out: Path, resume: bool = False, progress=None) -> dict:
-    """Run (or resume) ABC-SMC; write posterior.parquet, manifest.json and plots into ``out``."""
-    import pandas as pd
-
+    """Run (or resume) ABC-SMC; write posterior.parquet and manifest.json into ``out``."""
     from sim.history import load_history
     from sim.scenario import load_scenario
 
@@ -277,7 +274,20 @@ def calibrate(cfg: CalibrationConfig, out: Path, resume: bool = False, progress=
         raise ExperimentError(f"--out {out}: folder is not empty (use --resume to continue a calibration there)")
     out.mkdir(parents=True, exist_ok=True)
     sim = Simulator(sc, priors, stats, cfg.scale, cfg.seed)
-    abc = _make_abc(sim, priors, cfg)
+    with contextlib.ExitStack() as stack:
+        map_ = map
+        if cfg.workers > 1:
+            import concurrent.futures as cf
+            map_ = stack.enter_context(cf.ProcessPoolExecutor(max_workers=cfg.workers)).map
+        return _calibrate(cfg, out, resume, progress, sc, history, priors, stats, base, model_years,
+                          config_digest, db, man_path, sim, map_)
+
+
+def _calibrate(cfg, out, resume, progress, sc, history, priors, stats, base, model_years, config_digest, db,
+               man_path, sim, map_):
+    import pandas as pd
+
+    abc = _make_abc(sim, priors, cfg, map_)
     for name in [n for n in logging.root.manager.loggerDict if n.startswith(("ABC", "pyabc"))] + ["ABC"]:
         logging.getLogger(name).setLevel(logging.WARNING)  # progress is ours (one line per generation)
     t0 = time.perf_counter()
@@ -298,6 +308,7 @@ def calibrate(cfg: CalibrationConfig, out: Path, resume: bool = False, progress=
         "method": "ABC-SMC (pyabc.ABCSMC), population size constant",
         "distance": "pyabc.PNormDistance(p=2): Euclidean distance of the log-growth statistics (unweighted)",
         "epsilon": "pyabc default: quantile (median) of the previous generation's distances",
+        "sampler": "pyabc MappingSampler with seeded jobs (experiments/abc_sampler.py); results do not depend on --workers",
         "seeds": {"master": cfg.seed, "particle_run_seed": "SeedSequence([master, *float64 bits of theta])",
                   "generation_seed": "numpy global generator reseeded with SeedSequence([master, 1 + t]) per generation"},
         "undefined_growth_value": UNDEFINED_GROWTH,
@@ -309,7 +320,7 @@ def calibrate(cfg: CalibrationConfig, out: Path, resume: bool = False, progress=
         if done >= cfg.generations or (cfg.max_simulations is not None and nsim >= cfg.max_simulations):
             break
         if done > 0:  # every later generation starts from the database, as a resumed run does
-            abc = _make_abc(sim, priors, cfg)
+            abc = _make_abc(sim, priors, cfg, map_)
             abc.load(f"sqlite:///{db}", 1)
         np.random.seed(_generation_seed(cfg.seed, done))
         history_abc = abc.run(max_nr_populations=1)
@@ -495,8 +506,8 @@ def cmd_calibrate(args) -> int:
             raise ExperimentError(f"--{k} must be at least 1, got {v}")
     if args.max_simulations is not None and args.max_simulations < 1:
         raise ExperimentError(f"--max-simulations must be at least 1, got {args.max_simulations}")
-    if args.workers is not None and args.workers < 1:
-        raise ExperimentError(f"--workers must be at least 1, got {args.workers}")
+    from experiments.execute import auto_workers
+    workers = auto_workers(args.workers, (args.population or 200) * (args.generations or 6))
     cfg = CalibrationConfig(
         scenario_file=str(Path(args.scenario).resolve()),
         history_file=str(Path(args.history).resolve()) if args.history else str(shipped_history_path()),
@@ -506,7 +517,7 @@ def cmd_calibrate(args) -> int:
         max_simulations=args.max_simulations,
         scale=check_run_option("scale", args.scale if args.scale is not None else sc.run.scale, "option --"),
         seed=check_run_option("seed", args.seed if args.seed is not None else sc.run.seed, "option --"),
-        workers=args.workers or 1)
+        workers=workers)
     out = Path(args.out) if args.out else Path("results") / f"calibrate-{sc.name}"
     if out.exists() and not out.is_dir():
         raise ExperimentError(f"--out {out}: exists and is not a folder")
@@ -532,19 +543,25 @@ def cmd_calibrate(args) -> int:
 
 
 def register(subparsers) -> None:
+    from sim.scenario import DEFAULT_SCALE, DEFAULT_SEED
+
+    from .execute import WORKERS_HELP
     p = subparsers.add_parser("calibrate", help="ABC-SMC (pyabc) of the free parameters against observed series")
-    p.add_argument("scenario", help="scenario whose horizon covers the history's years")
+    p.add_argument("scenario", help="scenario whose years cover the history's years after the base year")
     p.add_argument("--history", help="history TOML (default: sim/data/history_2008_2015.toml)")
     p.add_argument("--priors", help="priors TOML (default: sim/data/priors.toml)")
     p.add_argument("--base-year", type=int, help="growth is measured from this year (default: the scenario's first year)")
     p.add_argument("--years", help="observed years to fit, e.g. 2009-2012 (default: all after the base year)")
     p.add_argument("--population", type=int, help="particles per generation (default 200)")
     p.add_argument("--generations", type=int, help="ABC-SMC generations (default 6)")
-    p.add_argument("--max-simulations", type=int, help="stop after the generation that passes this many simulations")
-    p.add_argument("--scale", type=float)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--workers", type=int, help="processes (default 1; only 1 is byte-reproducible)")
+    p.add_argument("--max-simulations", type=int,
+                   help="stop after the generation that passes this many simulations (default: no limit)")
+    p.add_argument("--scale", type=float, metavar="S",
+                   help=f"agents per real firm (default: the scenario's run.scale, else {DEFAULT_SCALE:g})")
+    p.add_argument("--seed", type=int, metavar="N",
+                   help=f"master seed (default: the scenario's run.seed, else {DEFAULT_SEED})")
+    p.add_argument("--workers", type=int, metavar="W", help=WORKERS_HELP)
     p.add_argument("--draws", type=int, help="posterior-predictive runs for the diagnostic fans (default 20)")
-    p.add_argument("--resume", action="store_true", help="continue the calibration in --out")
-    p.add_argument("--out")
+    p.add_argument("--resume", action="store_true", help="continue the calibration in --out (default: start anew)")
+    p.add_argument("--out", help="output folder (default results/calibrate-SCENARIO)")
     p.set_defaults(func=cmd_calibrate)

@@ -132,7 +132,7 @@ def test_recovery_of_known_parameters_from_a_synthetic_history(synthetic, tmp_pa
     assert len(last) == 30 and last.weight.sum() == pytest.approx(1.0)
 
 
-def test_resumed_calibration_equals_an_uninterrupted_one(synthetic, tmp_path):
+def test_resumed_and_parallel_calibrations_equal_an_uninterrupted_serial_one(synthetic, tmp_path):
     d, h = synthetic
     cfg = _cfg(d, h, population=8, generations=2)
     calibrate(cfg, tmp_path / "a")
@@ -143,6 +143,9 @@ def test_resumed_calibration_equals_an_uninterrupted_one(synthetic, tmp_path):
     b = pd.read_parquet(tmp_path / "b" / "posterior.parquet")
     assert sorted(a.generation.unique()) == [0, 1]
     pd.testing.assert_frame_equal(a, b)
+    # two worker processes give the same particles (seeded pyabc mapping-sampler jobs)
+    calibrate(dataclasses.replace(cfg, workers=2), tmp_path / "c")
+    pd.testing.assert_frame_equal(a, pd.read_parquet(tmp_path / "c" / "posterior.parquet"))
     with pytest.raises(ExperimentError, match="other settings"):
         calibrate(dataclasses.replace(cfg, seed=6), tmp_path / "b", resume=True)
     with pytest.raises(ExperimentError, match="not empty"):
