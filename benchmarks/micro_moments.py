@@ -15,13 +15,13 @@ taken. Moments and their operational definitions:
     is the standard 25%). Elasticity = dln(sum w * rd_real, 2020) / dln(UC) with
     UC = user_cost(0.25, d, 1) for d = 0.5 vs 0.75 (same UC for every firm in the sample).
     Target 1.1 (absolute value; the signed value is negative).
-(b) the same for reported R&D (rd_real + relabel). Target 2.0.
+(b) the same for reported R&D (rd_real + relabel). Information: the study's value of about
+    2 was measured at the notch, this sample is away from it.
 (c) relabelled share of reported R&D: 2015 initial state, all reporting firms and
-    certified firms (the level psi0 is calibrated on certified firms); and at the end of
-    2017 among firms.buncher under the baseline (2008 rules and 50% deduction, the
-    setting Chen et al. studied) — the moment held by the test — and, for information,
-    under scenarios/policy_2016_2020.toml (new bunchers at 5% and a 75% SME deduction
-    relabel more). Target 0.24.
+    certified firms; and at the end of 2017 among firms.buncher under the baseline (2008
+    rules and 50% deduction, the setting Chen et al. studied) and under
+    scenarios/policy_2016_2020.toml. Information (issue 11 #3): Chen et al.'s 24% is a share
+    of the bunching response, set directly by notch_relabel_fraction.
 (d) productivity effect of doubling R&D: paired runs, base "m" vs
     levers.soe_assessment.rd_weight = 1.0 (desired R&D of state-owned firms times 2 from
     2016). Sample: initial state-owned rows (ownership == 0) alive in both runs in 2020 with
@@ -52,9 +52,11 @@ from sim.scenario import Scenario, load_scenario  # noqa: E402
 
 HIGH_DEDUCTION = {"levers.super_deduction.rate_all": 0.75, "levers.super_deduction.rate_tech_sme": 0.75,
                   "levers.super_deduction.rate_manufacturing": 0.75}
-TARGETS = {"elasticity_real": 1.1, "elasticity_reported": 2.0, "relabel_share_2015": 0.24,
-           "relabel_share_bunchers_2017": 0.24, "productivity_per_doubling": 0.09,
-           "no_rd_share_industrial_2015": 0.81}
+TARGETS = {"elasticity_real": 1.1, "productivity_per_doubling": 0.09, "no_rd_share_industrial_2015": 0.81}
+# Not targets any more (issue 11 #3): the reported-R&D elasticity of about 2 and the 24%
+# relabelled share were measured at the certification notch (Chen et al.); the model puts
+# relabelling there (notch_relabel_fraction = share of the bunching response relabelled),
+# so moments (b) and (c) measured on other samples are information.
 WINDOW = 0.005
 
 
@@ -204,7 +206,7 @@ def main() -> int:
         ("(e) industrial firms reporting no R&D, 2015", "no_rd_share_industrial_2015", r["no_rd_share_industrial_2015"]),
     ]
     for label, key, v in rows:
-        if key is None:
+        if key is None or key not in TARGETS:
             print(f"{label:<52} {v:>9.3f} {'':>8}  (information)")
             continue
         t = TARGETS[key]

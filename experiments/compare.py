@@ -99,13 +99,14 @@ def run_paired(scenarios, seeds, scale, workers: int | None = None, progress=Non
 def compare(scenarios, seeds, scale, workers=None, progress=None) -> dict:
     """Paired differences of every target in 2020 and of public cost, against scenarios[0]."""
     from sim.fiscal import POLICY_YEARS, net_budget_cost, paired_dynamic_ratio, paired_ratio
-    from sim.indicators import TARGETS
+    from sim.indicators import COMPANIONS, TARGETS
 
     results = run_paired(scenarios, seeds, scale, workers, progress)
     ref = results[0]
     rows = []
+    targets = [p for tid, t in TARGETS.items() for p in ((tid, t), *((c.id, c) for c in [COMPANIONS.get(tid)] if c))]
     for sc, res in zip(scenarios[1:], results[1:]):
-        for tid, t in TARGETS.items():
+        for tid, t in targets:
             a = np.array([r.value(t.indicator, 2020) for r in ref])
             b = np.array([r.value(t.indicator, 2020) for r in res])
             d = paired_diff(b, a)

@@ -86,8 +86,11 @@ def cmd_run(args) -> int:
 
 
 def summarise(results, targets) -> list[dict]:
+    from sim.indicators import COMPANIONS
     rows = []
-    for tid, t in targets.items():
+    pairs = [(tid, t) for tid, t in targets.items()]
+    pairs = [p for tid, t in pairs for p in ((tid, t), *((c.id, c) for c in [COMPANIONS.get(tid)] if c))]
+    for tid, t in pairs:
         v2015 = np.array([r.value(t.indicator, 2015) for r in results])
         v2020 = np.array([r.value(t.indicator, 2020) for r in results])
         rows.append({

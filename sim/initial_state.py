@@ -293,18 +293,17 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     shape = np.exp(-ic.rd_intensity_size_slope * x + ic.rd_intensity_sigma * z)
     shape = np.minimum(shape, 50 * np.median(shape))
     seg_rd = segment_rd_totals(ic, tail)  # outside the upper tail
-    relabel_share = p.relabel_share
-    psi_guess = relabel_share / (1 - relabel_share)
+    chi = p.relabel_survey_passthrough  # share of relabelled cost that reaches the NBS R&D survey
     ctx0 = firm_tax_context(f, levers, 2015, p)
     tax_saving_ref = ctx0.tax_rate_std * ctx0.deduction_all
-    psi = F.relabel_ratio(ctx0.tax_saving, tax_saving_ref, psi_guess, p.relabel_incentive_elasticity,
+    psi = F.relabel_ratio(ctx0.tax_saving, tax_saving_ref, p.relabel_background, p.relabel_incentive_elasticity,
                           ctx0.audit, ctx0.audit)
     s = np.zeros(n)
     rd_cap = float(tail.rd_reported.min())
     for sg, total in seg_rd.items():
         m = (seg == sg) & perform & ~is_tail
-        s[m] = fill_rd(w[m], shape[m], rev[m], psi[m], total, rd_cap if sg != F.STARTUP else np.inf)
-    s[is_tail] = tail.rd_reported / ((1 + psi[is_tail]) * rev[is_tail])
+        s[m] = fill_rd(w[m], shape[m], rev[m], chi * psi[m], total, rd_cap if sg != F.STARTUP else np.inf)
+    s[is_tail] = tail.rd_reported / ((1 + chi * psi[is_tail]) * rev[is_tail])
     f.rd_real = s * rev
     f.rd_staff = f.rd_real / cost_fte
     f.knowledge = f.rd_real / (p.knowledge_depreciation + p.nominal_growth)
@@ -321,19 +320,21 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     thr = ctx0.threshold
     target_ind = ic.hightech_enterprises * ic.hightech_industrial_share
     target_non = ic.hightech_enterprises - target_ind
-    profit = f.margin * rev
     rep = f.rd_real + f.relabel
     staff_ok = p.st_staff_ratio * f.rd_staff / f.employees >= ctx0.staff_share
     ip_ok = f.core_ip | (ctx0.ip_required < 0.5)
     meets = perform & (rep >= thr * rev) & staff_ok & ip_ok
     gap = np.maximum((thr + f.notch_margin) * rev - rep, 0.0)
     phi = p.notch_relabel_fraction
-    gain = F.notch_gain(profit, ctx0.tax_rate_std, ctx0.tax_rate_ht)
-    cost = F.notch_cost(gap, phi, ctx0.tax_rate_ht, ctx0.deduction, ctx0.audit, p.relabel_penalty)
-    staff_at_thr = p.st_staff_ratio * (f.rd_real + (1 - phi) * gap) / cost_fte / f.employees >= ctx0.staff_share
-    # the tail firms report their published R&D (no 2015 bunching)
+    real_at = f.rd_real + (1 - phi) * gap
+    # the 2015 intensity is the firm's steady state, so the top-up is the extra R&D charged to profit
+    saved = F.notch_gain(f.margin * rev - (1 - phi) * gap, (thr + f.notch_margin) * rev, ctx0.deduction,
+                         ctx0.tax_rate_std, ctx0.tax_rate_ht)
+    caught = real_at < thr * rev
+    cost = F.notch_cost(gap, phi, ctx0.tax_rate_ht, ctx0.deduction, ctx0.audit, p.relabel_penalty, saved, caught)
+    staff_at_thr = p.st_staff_ratio * real_at / cost_fte / f.employees >= ctx0.staff_share
     # the tail firms report their published R&D (no 2015 bunching); nobody bunches into the tail
-    would_bunch = perform & ~meets & (gain > cost) & staff_at_thr & ip_ok & ~is_tail \
+    would_bunch = perform & ~meets & (saved > cost) & staff_at_thr & ip_ok & ~is_tail \
         & ((thr + f.notch_margin) * rev <= rd_cap)
     cand = meets | would_bunch
     u = rng.random(n)
@@ -345,26 +346,26 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     f.ht_expiry = np.where(f.hightech, rng.integers(1, 13, n), 0).astype(np.int32)
 
     # Settle the notch with the model's own rules: certified firms below their threshold
-    # bunch (real top-up (1 - phi) * gap, the rest relabelled). Alternate between the
-    # latent real R&D level (reported totals per segment) and the relabelling level psi0
-    # (relabelled share of certified firms' reported R&D) until both 2015 facts hold.
+    # bunch (real top-up (1 - phi) * gap, the rest relabelled); the latent real R&D level is
+    # rescaled until the segments' survey-reported totals (real + chi * relabelled) hold.
+    # Relabelling is where the evidence puts it: at the notch (phi, Chen et al.), plus a
+    # small declared background ratio (relabel_background) for claimers.
     # Rows held at a reported level: the tail firms (published R&D) and rows at the tail cap.
     r0 = f.rd_real.copy()
-    eta = p.relabel_incentive_elasticity
-    capped = ~is_tail & (f.rd_real * (1 + psi) >= rd_cap * (1 - 1e-9))
+    capped = ~is_tail & (f.rd_real * (1 + chi * psi) >= rd_cap * (1 - 1e-9))
     held = is_tail | capped
     rep_held = np.where(is_tail, np.concatenate([np.zeros(tail_start), tail.rd_reported]), rd_cap)
 
     ctx = firm_tax_context(f, levers, 2015, p)
-    psi_unit = F.relabel_ratio(ctx.tax_saving, tax_saving_ref, 1.0, eta, ctx.audit, ctx.audit)  # linear in psi0
+    psi_i = F.relabel_ratio(ctx.tax_saving, tax_saving_ref, p.relabel_background, p.relabel_incentive_elasticity,
+                            ctx.audit, ctx.audit)
     target = (ctx.threshold + f.notch_margin) * rev
 
-    def held_r0(r0, level):
-        return np.where(held, rep_held / (1 + level * psi_unit), r0)
+    def held_r0(r0):
+        return np.where(held, rep_held / (1 + chi * psi_i), r0)
 
-    def settle(r0, level):
-        psi_i = level * psi_unit
-        r0 = held_r0(r0, level)
+    def settle(r0):
+        r0 = held_r0(r0)
         gap = np.maximum(target - r0 * (1 + psi_i), 0.0)
         b = f.hightech & perform & (gap > 0) & ~held & (target <= rd_cap)  # bunching stays below the tail
         topup = np.where(b, F.notch_topup(gap, phi), 0.0)
@@ -372,32 +373,17 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
         relab = np.where(b, np.maximum(psi_i * real, target - real), psi_i * real)
         return real, relab, b, topup
 
-    def relabelled_share(level):
-        """Relabelled share of reported R&D among certified firms, where Chen et al. measured it."""
-        real, relab, _, _ = settle(r0, level)
-        wc = w * f.hightech
-        return (wc * relab).sum() / (wc * (real + relab)).sum()
-
-    level = psi_guess
-    lo, hi = 1e-6, 1e3
     for _ in range(SETTLE_ITERATIONS):
         for sg, total in seg_rd.items():
-            real, relab, b, _ = settle(r0, level)
+            real, relab, b, _ = settle(r0)
             m = (seg == sg) & ~is_tail
-            fixed = (w * (real + relab))[m & (b | held)].sum()
-            free = (w * (real + relab))[m & ~b & ~held].sum()
+            fixed = (w * (real + chi * relab))[m & (b | held)].sum()
+            free = (w * (real + chi * relab))[m & ~b & ~held].sum()
             r0[m & ~b & ~held] *= (total - fixed) / free
-            held |= m & (r0 * (1 + level * psi_unit) > rd_cap)  # rescaled above the cap: held at it
-        gap = lambda lv: relabelled_share(lv) - relabel_share  # noqa: E731 (increasing in lv)
-        while gap(lo) > 0 and lo > 1e-9:
-            lo *= 0.5
-        while gap(hi) < 0 and hi < 1e6:
-            hi *= 2.0
-        level = brentq(gap, lo, hi, xtol=1e-10)
-        lo, hi = 0.9 * level, 1.1 * level  # later alternations move the level little; widened above if not
-    f.rd_real, f.relabel, f.buncher, f.rd_topup = settle(r0, level)
-    psi0 = level
-    r0 = held_r0(r0, level)
+            held |= m & (r0 * (1 + chi * psi_i) > rd_cap)  # rescaled above the cap: held at it
+    f.rd_real, f.relabel, f.buncher, f.rd_topup = settle(r0)
+    psi0 = p.relabel_background
+    r0 = held_r0(r0)
     f.rd_base = r0 / rev
     f.rd_staff = f.rd_real / cost_fte
     f.knowledge = f.rd_real / (p.knowledge_depreciation + p.nominal_growth)

@@ -210,18 +210,21 @@ class InnovationModel(mesa.Model):
         st = f.segment == F.STARTUP
         s_star = np.where(st, F.financed_rd(f.cash, p.startup_burn_rate, p.startup_rd_share) / f.revenue, s_star)
         self._leading_extra = s_star * leading / (1.0 + support) * f.revenue  # R&D paid for by leading-firm support
-        # the notch: firms below their threshold top up when the tax cut is worth it
+        # the notch: firms below their threshold top up when the certificate is worth it
         psi = self._relabel_ratio()
         rep = s_star * (1.0 + psi) * f.revenue
-        thr = c.threshold
-        gap = np.maximum((thr + f.notch_margin) * f.revenue - rep, 0.0)
+        target = (c.threshold + f.notch_margin) * f.revenue
+        gap = np.maximum(target - rep, 0.0)
         phi = self._notch_relabel_fraction()
-        gain = F.notch_gain(f.margin * f.revenue, c.tax_rate_std, c.tax_rate_ht)
-        cost = F.notch_cost(gap, phi, c.tax_rate_ht, c.deduction, c.audit, p.relabel_penalty)
+        real_at = s_star * f.revenue + (1.0 - phi) * gap
+        profit_at = f.margin * f.revenue - np.maximum(real_at - f.rd_base * f.revenue, 0.0)
+        saved = F.notch_gain(profit_at, target, c.deduction, c.tax_rate_std, c.tax_rate_ht)
+        wait = np.where(f.hightech, 1.0, F.certification_wait_factor(c.validity_years, p.hightech_apply_rate, DT))
+        caught = real_at < c.threshold * f.revenue
+        cost = F.notch_cost(gap, phi, c.tax_rate_ht, c.deduction, c.audit, p.relabel_penalty, saved, caught)
         ip_ok = f.core_ip | (f.patents > 0) | (c.ip_required < 0.5)
-        staff_ok = p.st_staff_ratio * (s_star * f.revenue + (1.0 - phi) * gap) / self.cal.cost_fte \
-            >= c.staff_share * f.employees
-        f.buncher = f.alive & f.ht_aware & (f.rd_real > 0) & (gap > 0) & (gain > cost) & ip_ok & staff_ok
+        staff_ok = p.st_staff_ratio * real_at / self.cal.cost_fte >= c.staff_share * f.employees
+        f.buncher = f.alive & f.ht_aware & (f.rd_real > 0) & (gap > 0) & (wait * saved > cost) & ip_ok & staff_ok
         topup = np.where(f.buncher, F.notch_topup(gap, phi), 0.0)
         smooth = F.partial_adjustment(f.rd_real - f.rd_topup, s_star * f.revenue, p.rd_adjustment_speed)
         f.rd_topup = np.where(f.alive, topup, 0.0)
@@ -237,7 +240,8 @@ class InnovationModel(mesa.Model):
         audited = f.hightech & (self.rng.random(f.n) < c.audit * DT)
         caught = audited & (f.rd_real < c.threshold * f.revenue)
         if caught.any():
-            saved = (c.tax_rate_std - c.tax_rate_ht) * np.maximum(f.margin * f.revenue, 0.0)
+            profit = f.margin * f.revenue - np.maximum(f.rd_real - f.rd_base * f.revenue, 0.0)
+            saved = F.notch_gain(profit, f.rd_real + f.relabel, c.deduction, c.tax_rate_std, c.tax_rate_ht)
             self.government.book("audit_recoveries", float((f.weight * saved * p.relabel_penalty * caught).sum()) / 1e3)
             f.hightech &= ~caught
             f.buncher &= ~caught

@@ -90,7 +90,8 @@ class Parameters:
 
     rd_user_cost_elasticity: float
     rd_adjustment_speed: float
-    relabel_share: float
+    relabel_background: float
+    relabel_survey_passthrough: float
     relabel_incentive_elasticity: float
     relabel_penalty: float
     notch_relabel_fraction: float

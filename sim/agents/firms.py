@@ -144,13 +144,15 @@ def notch_topup(gap, relabel_fraction):
 
 
 def relabel_ratio(tax_saving, tax_saving_ref, psi0, elasticity, audit, audit_ref):
-    """Relabelled cost per yuan of real R&D.
+    """Background relabelled cost per yuan of real R&D, away from the notch.
 
     ``psi = psi0 * (v / v_ref)^eta * (1 - a) / (1 - a_ref)``, where ``v`` is the extra tax
     saved per reported yuan through the super-deduction (``tau * value * d``; ordinary
-    expensing saves the same on relabelled and real costs), ``a`` the audit intensity. Relabelling
-    rises with the incentive and falls with audits (Chen et al., BRIEF §4: about 24% of
-    reported R&D). Firms with no tax saving relabel nothing.
+    expensing saves the same on relabelled and real costs), ``a`` the audit intensity, and
+    ``psi0`` (``relabel_background``) the ratio at the 2015 incentive, an assumption: the
+    evidence locates relabelling at the certification notch (Chen et al., BRIEF §4), where
+    bunching firms relabel a share phi of their gap (``notch_topup``). Firms with no tax
+    saving relabel nothing.
     """
     v = np.asarray(tax_saving, dtype=float)
     ratio = np.where(v > 0, v / np.where(tax_saving_ref > 0, tax_saving_ref, 1.0), 0.0)
@@ -165,20 +167,30 @@ def certification_threshold(revenue, small, medium, large, band_small, band_larg
     return np.where(revenue < band_small, small, np.where(revenue <= band_large, medium, large))
 
 
-def notch_gain(profit, std_rate, ht_rate):
-    """Yearly tax saved by certification: ``(tau_std - tau_ht) * max(profit, 0)``."""
-    return (std_rate - ht_rate) * np.maximum(profit, 0.0)
+def notch_gain(profit, reported_rd, deduction, std_rate, ht_rate):
+    """Yearly tax saved by certification for a firm reporting ``reported_rd``:
+    ``(tau_std - tau_ht) * max(profit - d * R, 0)``. The super-deduction shrinks the base
+    the lower rate applies to, so a higher deduction lowers the notch's value."""
+    return (std_rate - ht_rate) * np.maximum(np.asarray(profit) - np.asarray(deduction) * np.asarray(reported_rd), 0.0)
 
 
-def notch_cost(gap, relabel_fraction, ht_rate, deduction, audit, penalty):
+def certification_wait_factor(validity_years, apply_rate, dt=0.25):
+    """Share of a certification cycle an uncertified firm that starts bunching holds the
+    certificate: ``V / (V + dt / h)``, with V the validity (years) and ``dt / h`` the expected
+    wait (years) when it applies with probability h per quarter. Certified firms: 1."""
+    return validity_years / (validity_years + dt / apply_rate)
+
+
+def notch_cost(gap, relabel_fraction, ht_rate, deduction, audit, penalty, tax_saved, caught):
     """Yearly cost of closing a reported-R&D ``gap`` to reach the threshold.
 
-    ``C = gap * [(1 - phi)(1 - tau_ht (1 + d)) + phi * a * penalty]``: the real part costs
-    its after-tax price, the relabelled part its expected penalty. Chen et al. (BRIEF §4).
-    """
-    real_cost = (1.0 - relabel_fraction) * (1.0 - ht_rate * (1.0 + deduction))
-    fake_cost = relabel_fraction * audit * penalty
-    return gap * (real_cost + fake_cost)
+    ``C = gap (1 - phi)(1 - tau_ht (1 + d)) + a * penalty * S * caught``: the real part
+    costs its after-tax price; a firm whose real R&D stays below the threshold (``caught``)
+    is found by an audit (probability ``a`` a year) and repays ``penalty`` times the tax the
+    certificate saved, ``S`` (back taxes and fine; the same amount ``report_rd`` books).
+    Chen et al. (BRIEF §4)."""
+    real_cost = gap * (1.0 - relabel_fraction) * (1.0 - ht_rate * (1.0 + deduction))
+    return real_cost + audit * penalty * tax_saved * caught
 
 
 def innovation_probability(effort, zeta, dt=0.25):

@@ -25,7 +25,7 @@ def test_run_baseline_two_replications(tmp_path, capsys):
     assert sorted(df.year.unique()) == list(range(2015, 2021))
     assert set(df.indicator) == set(INDICATORS)
     summary = pd.read_csv(out / "summary.csv")
-    assert list(summary.target) == list(TARGETS) and len(summary) == 10
+    assert [t for t in summary.target if t != "T5real"] == list(TARGETS) and len(summary) == 11  # real T5 beside T5
     pngs = sorted(out.glob("*.png"))
     assert len(pngs) == 10
     assert {p.name.split("_")[0] for p in pngs} == set(TARGETS)

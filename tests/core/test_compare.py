@@ -73,8 +73,9 @@ def test_compare_exit_and_files(compared):
 def test_compare_targets_csv(compared):
     _, out, _, _ = compared
     t = pd.read_csv(out / "compare_targets.csv")
-    assert len(t) == 10
-    assert list(t.target) == list(TARGETS)
+    assert len(t) == 11  # T1..T9 and real T5 beside T5
+    assert list(t.target) == ["T1", "T2", "T3", "T4", "T5", "T5real", "T6a", "T6b", "T7", "T8", "T9"]
+    assert set(TARGETS) < set(t.target)
     assert set(t.scenario) == {"cf_no_deduction_increase"}
     assert np.allclose(t["diff"], t.scenario_2020 - t.reference_2020)
     assert (t.ci_low <= t["diff"]).all() and (t["diff"] <= t.ci_high).all()

@@ -80,16 +80,17 @@ def test_certification_threshold_band_edges():
 
 
 def test_notch_gain():
-    # (0.25 - 0.15) * max(profit, 0)
-    assert F.notch_gain(np.array([100.0, -10.0]), 0.25, 0.15) == approx([10.0, 0.0])
+    # (0.25 - 0.15) * max(profit - d R, 0); no deduction: the whole profit
+    assert F.notch_gain(np.array([100.0, -10.0]), 0.0, 0.0, 0.25, 0.15) == approx([10.0, 0.0])
+    assert F.notch_gain(np.array([100.0, 20.0]), 40.0, 0.75, 0.25, 0.15) == approx([7.0, 0.0])
 
 
 def test_notch_cost():
-    # real: 0.6 * (1 - 0.15*1.75) = 0.4425; fake: 0.4 * 0.05 * 2 = 0.04; 10 * 0.4825
-    assert F.notch_cost(10.0, 0.4, 0.15, 0.75, 0.05, 2.0) == approx(4.825)
-    # nothing relabelled: 10 * (1 - 0.15*1.5) = 7.75
-    assert F.notch_cost(10.0, 0.0, 0.15, 0.5, 0.05, 2.0) == approx(7.75)
-    assert F.notch_cost(0.0, 0.4, 0.15, 0.75, 0.05, 2.0) == approx(0.0)
+    # real: 10 * 0.6 * (1 - 0.15*1.75) = 4.425; caught: + 0.05 * 2 * 8 = 0.8
+    assert F.notch_cost(10.0, 0.4, 0.15, 0.75, 0.05, 2.0, 8.0, True) == approx(5.225)
+    # nothing relabelled, real R&D at the threshold (not caught): 10 * (1 - 0.15*1.5) = 7.75
+    assert F.notch_cost(10.0, 0.0, 0.15, 0.5, 0.05, 2.0, 8.0, False) == approx(7.75)
+    assert F.notch_cost(0.0, 0.4, 0.15, 0.75, 0.05, 2.0, 8.0, False) == approx(0.0)
 
 
 # --- innovation and knowledge ----------------------------------------------------------
