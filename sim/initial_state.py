@@ -87,6 +87,7 @@ class Calibration:
     aware_share: float          # share of firms (weighted) aware of certification in 2015
     startup_weight: float       # real start-ups per start-up row
     pareto_alpha: float         # shape of the industrial firm-size distribution
+    margin_sd: float            # standard deviation of 2015 profit margins (kept by the margin process)
     tail_start: int = 0         # first row of the upper tail (rows tail_start .. tail_start + len(tail_names))
     tail_names: tuple = ()      # names of the tail rows ("" synthetic)
     tail_rd_cap: float = float("inf")  # million yuan: reported R&D of the smallest tail firm (cap of other rows)
@@ -236,7 +237,7 @@ def empty_firms(n: int) -> F.FirmState:
     return F.FirmState(
         weight=z.copy(), alive=np.ones(n, bool), segment=np.zeros(n, np.int8), sector=np.zeros(n, np.int8),
         ownership=np.zeros(n, np.int8), age=z.copy(), revenue=z.copy(), employees=z.copy(), margin=z.copy(),
-        rd_staff=z.copy(), rd_base=z.copy(), rd_real=z.copy(), rd_topup=z.copy(), relabel=z.copy(), knowledge=z.copy(),
+        rd_staff=z.copy(), rd_base=z.copy(), rd_real=z.copy(), rd_topup=z.copy(), rd_intensity=z.copy(), relabel=z.copy(), knowledge=z.copy(),
         knowledge0=z.copy(), knowledge_base=z.copy(), tech_level=np.ones(n), productivity=np.ones(n), absorptive=z.copy(), cash=z.copy(),
         loss_cf=np.zeros((n, 4, F.CF_YEARS + 1)), claims=np.zeros(n, bool), core_ip=np.zeros(n, bool), patents=z.copy(), pct_propensity=np.ones(n),
         hightech=np.zeros(n, bool), ht_expiry=np.zeros(n, np.int32), buncher=np.zeros(n, bool),
@@ -385,6 +386,7 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     psi0 = p.relabel_background
     r0 = held_r0(r0)
     f.rd_base = r0 / rev
+    f.rd_intensity = f.rd_base.copy()
     f.rd_staff = f.rd_real / cost_fte
     f.knowledge = f.rd_real / (p.knowledge_depreciation + p.nominal_growth)
     f.knowledge0 = f.knowledge.copy()
@@ -429,6 +431,7 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
         revenue_ref=revenue_ref, cost_fte=cost_fte, private_vc_inflow=p.vc_investment_rate * cap_total * 0.6,
         hightech_shortfall=shortfall, hightech_revenue_shortfall=rev_gap, aware_share=float((w * aware).sum() / w.sum()), startup_weight=float(parts["startup"][1].mean()), pareto_alpha=alpha,
         tail_start=tail_start, tail_names=tuple(tail.names), tail_rd_cap=rd_cap,
+        margin_sd=float(sd),
     )
     # each firm's 2015 user cost, from the post-certification context used to settle the notch
     uc0 = F.user_cost(ctx.tax_rate, ctx.deduction, ctx.deduction_value)

@@ -226,9 +226,10 @@ class InnovationModel(mesa.Model):
         staff_ok = p.st_staff_ratio * real_at / self.cal.cost_fte >= c.staff_share * f.employees
         f.buncher = f.alive & f.ht_aware & (f.rd_real > 0) & (gap > 0) & (wait * saved > cost) & ip_ok & staff_ok
         topup = np.where(f.buncher, F.notch_topup(gap, phi), 0.0)
-        smooth = F.partial_adjustment(f.rd_real - f.rd_topup, s_star * f.revenue, p.rd_adjustment_speed)
+        # partial adjustment of the intensity (revenue growth does not erode it)
+        f.rd_intensity = np.where(f.alive, F.partial_adjustment(f.rd_intensity, s_star, p.rd_adjustment_speed), 0.0)
         f.rd_topup = np.where(f.alive, topup, 0.0)
-        f.rd_real = np.where(f.alive, smooth + topup, 0.0)
+        f.rd_real = np.where(f.alive, f.rd_intensity * f.revenue + topup, 0.0)
 
     def report_rd(self) -> None:
         """Reported R&D = real + relabelled; bunchers report at their threshold; audits."""
@@ -453,8 +454,8 @@ class InnovationModel(mesa.Model):
         f.employees = f.employees * np.sqrt(new / f.revenue)
         f.revenue = new
         f.age = f.age + DT
-        f.margin = f.margin + 0.05 * (self.ic.industrial_profit_margin - f.margin) \
-            + 0.005 * self.rng.standard_normal(f.n)
+        f.margin = F.margin_update(f.margin, self.ic.industrial_profit_margin, p.margin_reversion,
+                                   self.cal.margin_sd, self.rng.standard_normal(f.n))
         grad = f.alive & (f.segment == F.STARTUP) & (f.revenue >= p.startup_graduation_revenue_m_yuan)
         f.segment = np.where(grad, F.SERVICE, f.segment).astype(np.int8)
 
@@ -633,6 +634,7 @@ class InnovationModel(mesa.Model):
         new.margin[:] = -0.05
         new.rd_base[:] = 0.2
         new.rd_real[:] = 0.2 * new.revenue
+        new.rd_intensity[:] = 0.2
         new.cash[:] = new.rd_real / (self.p.startup_burn_rate * self.p.startup_rd_share)  # founders' money
         new.knowledge[:] = new.rd_real / (self.p.knowledge_depreciation + self.p.nominal_growth)
         new.knowledge0[:] = new.knowledge
@@ -660,6 +662,7 @@ class InnovationModel(mesa.Model):
         perform = (new.segment == F.SERVICE) | (self.rng.random(k) < self.ic.industrial_rd_performer_share)
         new.rd_base[:] = np.where(perform, 0.02, 0.0)
         new.rd_real[:] = new.rd_base * new.revenue
+        new.rd_intensity[:] = new.rd_base
         new.knowledge[:] = new.rd_real / (self.p.knowledge_depreciation + self.p.nominal_growth)
         new.knowledge0[:] = new.knowledge
         new.knowledge_base[:] = KNOWLEDGE_BASE_SHARE * new.revenue

@@ -110,6 +110,7 @@ class Parameters:
     revenue_productivity_elasticity: float
     nominal_growth: float
     revenue_noise: float
+    margin_reversion: float
     patent_knowledge_elasticity: float
     patent_lapse_rate: float
     pct_size_elasticity: float

@@ -43,6 +43,7 @@ class FirmState:
     rd_base: np.ndarray           # desired real R&D intensity at 2015 user cost
     rd_real: np.ndarray           # million yuan per year, real R&D (includes rd_topup)
     rd_topup: np.ndarray          # million yuan per year, real R&D added at once to reach a threshold
+    rd_intensity: np.ndarray      # real R&D intensity of the smoothly adjusted part (without the top-up)
     relabel: np.ndarray           # million yuan per year, other costs reported as R&D
     knowledge: np.ndarray         # million yuan, knowledge stock
     knowledge0: np.ndarray        # million yuan, knowledge stock at entry or 2015 (productivity reference)
@@ -125,8 +126,20 @@ def desired_rd_intensity(base_intensity, uc, uc_2015, elasticity, support=0.0):
 
 
 def partial_adjustment(current, desired, speed):
-    """``x' = x + lambda (x* - x)`` per quarter (BRIEF §4: short- vs long-run elasticity)."""
+    """``x' = x + lambda (x* - x)`` per quarter (BRIEF §4: short- vs long-run elasticity).
+
+    The model adjusts the R&D *intensity* (x = R/Y), so with revenue growing at g a quarter
+    R&D settles at its desired intensity s*; adjusting the level instead would settle at
+    ``lambda / (lambda + g)`` of it (issue 11 #4)."""
     return current + speed * (desired - current)
+
+
+def margin_update(margin, mean, reversion, stationary_sd, z):
+    """Profit margin per quarter: ``m' = m + k (mu - m) + sd * sqrt(1 - (1 - k)^2) * z``, an
+    AR(1) whose stationary standard deviation is ``stationary_sd``: the dispersion of the
+    2015 set-up (mean 5.9%, 12% loss-makers), so the share of loss-makers does not drift
+    for reasons unrelated to policy (issue 11 #5)."""
+    return margin + reversion * (mean - margin) + stationary_sd * np.sqrt(1.0 - (1.0 - reversion) ** 2) * z
 
 
 def financed_rd(cash, burn_rate, rd_share):
