@@ -94,7 +94,7 @@ class InnovationModel(mesa.Model):
         self.ic = self.scenario.initial
         self.levers = self.scenario.levers
         self.quarter = 0
-        (self.firms, self.orgs, self.funds, self.cal, self.uc0) = build_world(
+        (self.firms, self.orgs, self.funds, self.cal, _) = build_world(
             self.rng, self.p, self.ic, self.levers, self.scale)
         self.government = GovernmentAgent(self)
         self.researcher_ledger = {"hired": 0.0, "entered": 0.0, "retired": 0.0, "laid_off": 0.0}
@@ -198,14 +198,19 @@ class InnovationModel(mesa.Model):
     def decide_rd(self) -> None:
         """Desired real R&D from the user cost, support and the notch; partial adjustment."""
         f, p, c, lv = self.firms, self.p, self.ctx, self.levers
-        uc = F.user_cost(c.tax_rate, c.deduction, c.deduction_value)
         ad = lv.accelerated_depreciation
-        uc = uc * (1.0 - ad.equipment_share.at(self.year) * c.tax_rate * c.deduction_value * ad.pv_gain.at(self.year))
+        uc = F.user_cost(c.tax_rate, c.deduction, c.deduction_value,
+                         ad.equipment_share.at(self.year) * ad.pv_gain.at(self.year))
+        # reference: the 2015 policy at the firm's current status (certification, tax
+        # position, SME status), so only policy moves desired R&D, not status churn
+        c0 = firm_tax_context(f, lv, START_YEAR, p)
+        uc0 = F.user_cost(c0.tax_rate, c0.deduction, c0.deduction_value,
+                          ad.equipment_share.at(START_YEAR) * ad.pv_gain.at(START_YEAR))
         leading = np.where(f.designations & F.LEADING, lv.programmes.leading_support.at(self.year), 0.0)
         support = (leading
                    + np.where(f.ownership == F.STATE, lv.soe_assessment.rd_weight.at(self.year), 0.0)
                    + np.where(f.vc_backed, p.vc_growth_boost, 0.0))
-        s_star = F.desired_rd_intensity(f.rd_base, uc, self.uc0, p.rd_user_cost_elasticity, support)
+        s_star = F.desired_rd_intensity(f.rd_base, uc, uc0, p.rd_user_cost_elasticity, support)
         # start-ups do the R&D their cash finances (venture rounds, linked loans)
         st = f.segment == F.STARTUP
         s_star = np.where(st, F.financed_rd(f.cash, p.startup_burn_rate, p.startup_rd_share) / f.revenue, s_star)
@@ -509,7 +514,6 @@ class InnovationModel(mesa.Model):
             born = slice(n0, f.n)
             # founders' teams come from academia (booked in spin_off); others are hired
             self.researcher_ledger["hired"] += float(f.weight[born] @ f.rd_staff[born]) - self._spinoff_staff
-            self.uc0 = np.concatenate([self.uc0, self._uc_2015(f.rows(born))])
         self._births = []
         self._spinoff_staff = 0.0
 
@@ -671,10 +675,6 @@ class InnovationModel(mesa.Model):
         new.notch_margin[:] = self.rng.uniform(0, self.p.notch_margin, k)
         new.ht_aware[:] = self.rng.random(k) < self.cal.aware_share
         return new
-
-    def _uc_2015(self, new: F.FirmState) -> np.ndarray:
-        ctx = firm_tax_context(new, self.levers, START_YEAR, self.p)
-        return F.user_cost(ctx.tax_rate, ctx.deduction, ctx.deduction_value)
 
     def _init_designations(self) -> None:
         f, ic, g = self.firms, self.ic, self.government

@@ -15,6 +15,7 @@ from sim.params import Parameters
 
 TECH_SME_EMPLOYEES = 500
 TECH_SME_REVENUE_M_YUAN = 200.0
+QUARTER = 0.25  # years per step
 
 
 @dataclass
@@ -28,7 +29,8 @@ class TaxContext:
     validity_years: float
     tax_rate: np.ndarray        # per firm: 15% if certified else 25%
     deduction: np.ndarray       # per firm: extra deduction rate it can claim (0 if it does not claim)
-    deduction_value: np.ndarray # per firm: 1 with taxable profit, else loss_deduction_value
+    deduction_value: np.ndarray # per firm: 1 in a tax-paying position (taxable income after the deduction
+                                # above the loss carry-forward), else loss_deduction_value
     tax_saving: np.ndarray      # per firm: tax saved per reported yuan through the extra deduction
     threshold: np.ndarray       # per firm: certification intensity test for its revenue band
     tech_sme: np.ndarray        # bool per firm
@@ -43,8 +45,11 @@ def firm_tax_context(f: F.FirmState, levers, year: int, p: Parameters) -> TaxCon
     d = np.where(f.segment == F.INDUSTRIAL, np.maximum(d, sd.rate_manufacturing.at(year)), d)
     d = np.where(f.claims, d, 0.0)
     tau = np.where(f.hightech, htr, std)
-    profitable = f.margin * f.revenue > 0
-    value = np.where(profitable, 1.0, p.loss_deduction_value)
+    # tax position (last quarter's reported R&D): the quarter's taxable income after the
+    # deduction exceeds the losses carried forward, so a yuan deducted now saves tax now
+    taxable = f.margin * f.revenue - d * (f.rd_real + f.relabel)
+    paying = taxable * QUARTER > f.loss_cf[:, 0].sum(axis=1)
+    value = np.where(paying, 1.0, p.loss_deduction_value)
     thr = F.certification_threshold(
         f.revenue, ht.threshold_small.at(year), ht.threshold_medium.at(year), ht.threshold_large.at(year),
         ht.band_small_m_yuan.at(year), ht.band_large_m_yuan.at(year))

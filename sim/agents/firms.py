@@ -100,19 +100,21 @@ _FIELD_NAMES = tuple(f.name for f in fields(FirmState))
 # Rules (pure functions)
 # ----------------------------------------------------------------------------------------
 
-def user_cost(tax_rate, deduction, deduction_value):
+def user_cost(tax_rate, deduction, deduction_value, depreciation_gain=0.0):
     """User cost of one yuan of current R&D relative to output, after tax.
 
-    ``UC = (1 - tau * v * (1 + d)) / (1 - tau * v)``
+    ``UC = (1 - tau v (1 + d) - tau v s pv) / (1 - tau v)``
 
-    with corporate tax rate ``tau``, extra deduction ``d`` and ``v`` the value of a yuan of
-    deduction now (1 with taxable profit, ``loss_deduction_value`` for loss-makers whose
-    deduction is carried forward). Expensed R&D under a pure profit tax has UC = 1 (d = 0).
+    with corporate tax rate ``tau``, extra deduction ``d``, ``v`` the value of a yuan of
+    deduction now (1 in a tax-paying position, ``loss_deduction_value`` otherwise), and
+    ``s pv = depreciation_gain`` the accelerated-depreciation gain per yuan of R&D
+    (equipment share times the present-value gain of faster write-off), which enters
+    additively like the deduction. Expensed R&D under a pure profit tax has UC = 1.
     Source: Hall & Jorgenson user cost for expensed R&D (Bloom, Griffith & Van Reenen
     2002); BRIEF §3 for the deduction rule.
     """
     tv = np.asarray(tax_rate) * np.asarray(deduction_value)
-    return (1.0 - tv * (1.0 + np.asarray(deduction))) / (1.0 - tv)
+    return (1.0 - tv * (1.0 + np.asarray(deduction)) - tv * np.asarray(depreciation_gain)) / (1.0 - tv)
 
 
 def desired_rd_intensity(base_intensity, uc, uc_2015, elasticity, support=0.0):

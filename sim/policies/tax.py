@@ -72,7 +72,7 @@ class AcceleratedDepreciation(Lever):
 
     name = "accelerated_depreciation"
     applied_at = "decide_rd"
-    mechanism = "user cost multiplied by (1 - equipment_share * tau * pv_gain) for firms with taxable profit"
+    mechanism = "user cost (1 - tau v (1+d) - tau v equipment_share pv_gain)/(1 - tau v): the gain enters like the deduction"
 
     equipment_share: Schedule = lever_field(0.2, "share of R&D spent on equipment", "base the rule applies to", 0.0, 1.0)
     pv_gain: Schedule = lever_field(0.0, "present value per yuan of equipment, beyond 2015 rules",

@@ -223,3 +223,44 @@ def test_loss_making_share_does_not_collapse():
         f = m.firms
         w = f.weight * f.alive * (f.segment == F.INDUSTRIAL)
         assert float((w * (f.margin < 0)).sum() / w.sum()) >= 0.08
+
+
+# ------------------------------------------------------------------ 9. smaller items
+def test_status_churn_does_not_move_desired_rd_under_2015_policy():
+    """2015 policy frozen (baseline levers): the user-cost reference is the 2015 policy at the
+    firm's *current* status, so established 2015 firms without support keep their intensity
+    whatever their certification, tax position or SME status does (the old reference,
+    frozen at 2015 status, moved R&D with every status change)."""
+    from sim.model import InnovationModel
+    m = InnovationModel(load_scenario("scenarios/baseline.toml"), seed=2, scale=SCALE)
+    f = m.firms
+    n0, established = f.n, f.segment != F.STARTUP
+    for _ in range(8):
+        m.step()
+    plain = (np.arange(f.n) < n0) & np.r_[established, np.zeros(f.n - n0, bool)] & (f.alive & (f.segment != F.STARTUP) & (f.vc_invested == 0) & (f.ownership != F.STATE)
+             & ((f.designations & F.LEADING) == 0))
+    assert plain.sum() > 100
+    assert f.rd_intensity[plain] == approx(f.rd_base[plain], rel=1e-9, abs=1e-15)
+
+
+def test_deduction_value_uses_the_tax_position():
+    """A profitable firm whose deduction or carried-forward losses wipe out this quarter's
+    taxable income values the deduction at loss_deduction_value (0.5)."""
+    from sim.initial_state import empty_firms
+    from sim.params import default_parameters
+    from sim.policy_context import firm_tax_context
+    f = empty_firms(3)
+    f.revenue[:] = 100.0
+    f.margin[:] = 0.05                     # profit 5 a year
+    f.rd_real[:] = [1.0, 8.0, 1.0]         # all claim the 50% deduction
+    f.claims[:] = True
+    f.employees[:] = 1000.0                # not a tech SME
+    f.segment[:] = F.SERVICE
+    f.loss_cf[2, 0, 0] = 5.0               # the third firm carries 5 of losses
+    ctx = firm_tax_context(f, Scenario(name="t").levers, 2015, default_parameters())
+    # taxable: 5 - 0.5*1 = 4.5 (quarter 1.125 > 0) paying; 5 - 0.5*8 = 1 (0.25 > 0) paying;
+    # third: 4.5 a year, 1.125 a quarter < 5 carried forward -> not paying
+    assert ctx.deduction_value.tolist() == [1.0, 1.0, 0.5]
+    f.rd_real[1] = 12.0                    # 5 - 6 < 0: the deduction creates a loss
+    ctx = firm_tax_context(f, Scenario(name="t").levers, 2015, default_parameters())
+    assert ctx.deduction_value.tolist() == [1.0, 0.5, 0.5]

@@ -29,6 +29,9 @@ def test_user_cost_75pct_deduction():
 def test_user_cost_loss_maker_half_value():
     # tau v = 0.125: (1 - 0.125*1.5) / 0.875 = 0.8125 / 0.875
     assert F.user_cost(0.25, 0.5, 0.5) == approx(0.9285714, rel=1e-6)
+    # accelerated depreciation enters additively: (1 - 0.4375 - 0.25 * 0.2) / 0.75 = 0.68333;
+    # the old multiplicative form gave 0.75 * (1 - 0.05) = 0.7125 (effect understated 1.78x)
+    assert F.user_cost(0.25, 0.75, 1.0, 0.2) == approx(0.5125 / 0.75, rel=1e-9)
 
 
 def test_user_cost_no_deduction_is_one_and_vectorised():
