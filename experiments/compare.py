@@ -74,10 +74,17 @@ def _run_one(args):
     return run(scenario, seed=seed, scale=scale)
 
 
-def run_paired(scenarios, seeds, scale, workers: int | None = None, progress=None):
-    """Results[scenario index][replication] on shared seeds (process pool when workers > 1)."""
+def run_paired(scenarios, seeds, scale, workers: int | None = None, progress=None, posterior=None,
+               master_seed: int | None = None):
+    """Results[scenario index][replication] on shared seeds (process pool when workers > 1).
+
+    With a posterior (``experiments.posterior``), replication i of every scenario runs with
+    the same parameter vector drawn from it (draws seeded by ``master_seed``): pairing holds.
+    """
     from .execute import auto_workers
-    jobs = [(sc, s, scale) for sc in scenarios for s in seeds]
+    from .posterior import posterior_scenarios
+    per_rep = posterior_scenarios(scenarios, posterior, len(seeds), master_seed if master_seed is not None else 0)
+    jobs = [(per_rep[j][i], s, scale) for j in range(len(scenarios)) for i, s in enumerate(seeds)]
     workers = auto_workers(workers, len(jobs))
     if workers <= 1 or len(jobs) < 4:
         flat = []
@@ -96,12 +103,12 @@ def run_paired(scenarios, seeds, scale, workers: int | None = None, progress=Non
     return [flat[i * R:(i + 1) * R] for i in range(len(scenarios))]
 
 
-def compare(scenarios, seeds, scale, workers=None, progress=None) -> dict:
+def compare(scenarios, seeds, scale, workers=None, progress=None, posterior=None, master_seed=None) -> dict:
     """Paired differences of every target in 2020 and of public cost, against scenarios[0]."""
     from sim.fiscal import POLICY_YEARS, net_budget_cost, paired_dynamic_ratio, paired_ratio
     from sim.indicators import COMPANIONS, TARGETS
 
-    results = run_paired(scenarios, seeds, scale, workers, progress)
+    results = run_paired(scenarios, seeds, scale, workers, progress, posterior, master_seed)
     ref = results[0]
     rows = []
     targets = [p for tid, t in TARGETS.items() for p in ((tid, t), *((c.id, c) for c in [COMPANIONS.get(tid)] if c))]
@@ -290,9 +297,12 @@ def cmd_compare(args) -> int:
         if sys.stderr.isatty():
             print(f"\r  runs {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
 
-    res = compare(scs, seeds, scale, args.workers, progress)
+    from .posterior import load_posterior, posterior_note
+    posterior = load_posterior(args.posterior) if args.posterior else None
+    res = compare(scs, seeds, scale, args.workers, progress, posterior, seed)
     elapsed = time.perf_counter() - t0
     print(f"compare: {len(scs)} scenarios x {reps} shared seeds, scale {scale:g}, master seed {seed} ({elapsed:.1f} s)")
+    print(posterior_note(posterior))
     print(format_comparison(res))
     with staged_output(out) as tmp:
         pd.DataFrame(res["rows"]).to_csv(tmp / "compare_targets.csv", index=False)
@@ -301,6 +311,7 @@ def cmd_compare(args) -> int:
         (tmp / "manifest.json").write_text(json.dumps({
             "command": "compare", "reference": res["reference"], "scenarios": [{"name": s.name, "file": s.path, "digest": s.digest()} for s in scs],
             "master_seed": seed, "seeds": seeds, "scale": scale, "elapsed_s": round(elapsed, 3),
+            "posterior": posterior.provenance(reps, seed) if posterior else None,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S")}, indent=2))
     print(f"wrote {out}/compare_targets.csv, compare_fiscal.csv, manifest.json, {', '.join(plots)}")
     return 0
@@ -325,4 +336,6 @@ def register(subparsers) -> None:
                    help=f"agents per real firm, 1e-4..1 (default: the first scenario's run.scale, else {DEFAULT_SCALE:g})")
     p.add_argument("--workers", type=int, metavar="W", help=WORKERS_HELP)
     p.add_argument("--out", metavar="DIR", help="output folder (default results/compare-A-vs-B-vs-C)")
+    from .posterior import POSTERIOR_HELP
+    p.add_argument("--posterior", metavar="DIR", help=POSTERIOR_HELP)
     p.set_defaults(func=cmd_compare)

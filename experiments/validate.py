@@ -327,6 +327,8 @@ def cmd_validate(args) -> int:
     from sim.scenario import load_scenario
 
     history = load_history(args.history)
+    if args.results and args.posterior:
+        raise ExperimentError("--posterior applies when the model is run (--scenario), not to saved --results")
     if args.results and args.scenario:
         raise ExperimentError("give either --scenario (run the model) or --results (score saved runs), not both")
     years_opt = parse_years(args.years)
@@ -348,11 +350,14 @@ def cmd_validate(args) -> int:
                 print(f"\r  replication {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
 
         from experiments.compare import run_paired
-        results = run_paired([sc], seeds, scale, args.workers, progress)[0]
+        from experiments.posterior import load_posterior
+        posterior = load_posterior(args.posterior) if args.posterior else None
+        results = run_paired([sc], seeds, scale, args.workers, progress, posterior, seed)[0]
         model_years = list(results[0].years)
         paths = {k: np.array([r.indicators[k] for r in results]) for k in results[0].indicators}
         meta = {"source": "run", "scenario": sc.name, "scenario_file": sc.path, "scenario_digest": sc.digest(),
-                "master_seed": seed, "seeds": seeds, "replications": reps, "scale": scale}
+                "master_seed": seed, "seeds": seeds, "replications": reps, "scale": scale,
+                "posterior": posterior.provenance(reps, seed) if posterior else None}
     base = args.base_year if args.base_year is not None else model_years[0]
     if base not in model_years:
         raise ExperimentError(f"--base-year {base}: the model covers {model_years[0]}-{model_years[-1]}")
@@ -362,12 +367,13 @@ def cmd_validate(args) -> int:
         reason = f"e.g. {why[0]['series']}: {why[0]['reason']}" if why else "no series names a model indicator"
         raise ExperimentError(f"{history.path}: no series can be scored against the model's years "
                               f"{model_years[0]}-{model_years[-1]} from base year {base} ({reason})")
-    meta = {"command": "validate", "history": history.path, "history_digest": history.digest, **meta,
-            "posterior": None, "elapsed_s": round(time.perf_counter() - t0, 3),
+    meta = {"command": "validate", "history": history.path, "history_digest": history.digest,
+            "posterior": None, **meta, "elapsed_s": round(time.perf_counter() - t0, 3),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     doc = to_json(res, meta)
     text = (f"validate {history.path} against {meta.get('scenario') or meta.get('results')} "
-            f"({meta.get('replications')} replications, scale {meta.get('scale')}, posterior: none), base year {base}\n"
+            f"({meta.get('replications')} replications, scale {meta.get('scale')}, "
+            f"posterior: {meta['posterior']['file'] if meta['posterior'] else 'none'}), base year {base}\n"
             + format_validation(res))
     if args.json:
         print(json.dumps(doc, indent=2))
@@ -409,6 +415,8 @@ def register(subparsers) -> None:
     p.add_argument("--scale", type=float, metavar="S",
                    help=f"agents per real firm (default: the scenario's run.scale, else {DEFAULT_SCALE:g})")
     p.add_argument("--workers", type=int, metavar="W", help=WORKERS_HELP)
+    from .posterior import POSTERIOR_HELP
+    p.add_argument("--posterior", metavar="DIR", help=POSTERIOR_HELP)
     p.add_argument("--json", action="store_true", help="print JSON instead of the text table (default: text)")
     p.add_argument("--out", help="folder for validation.json, validation.txt and the plots "
                                  "(default results/validate-HISTORY)")

@@ -69,18 +69,22 @@ def cmd_run(args) -> int:
             print(f"\r  replication {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
 
     from experiments.compare import run_paired
-    results = run_paired([sc], seeds, scale, args.workers, progress)[0]
+    from experiments.posterior import load_posterior, posterior_note
+    posterior = load_posterior(args.posterior) if args.posterior else None
+    results = run_paired([sc], seeds, scale, args.workers, progress, posterior, seed)[0]
     elapsed = time.perf_counter() - t0
     years = results[0].years
     table = summarise(results, TARGETS)
     print(f"scenario {sc.name}: {reps} replications, scale {scale:g}, master seed {seed} ({elapsed:.1f} s)")
+    print(posterior_note(posterior))
     print(format_table(table))
     print(STALE_BASELINE_NOTE)
     cal = results[0].calibration
     if cal.get("hightech_revenue_bridge", 1.0) != 1.0:
         print(f"T3: simulated certified firms' 2015 revenue is bridged to the assumed 2015 level "
               f"(factor {cal['hightech_revenue_bridge']:.2f}); growth is the model's.")
-    write_outputs(out, sc, results, seeds, seed, scale, table, years, INDICATORS, TARGETS, elapsed)
+    write_outputs(out, sc, results, seeds, seed, scale, table, years, INDICATORS, TARGETS, elapsed,
+                  posterior.provenance(reps, seed) if posterior else None)
     print(f"wrote {out}/indicators.parquet, summary.csv, manifest.json and {len(TARGETS)} plots")
     return 0
 
@@ -147,7 +151,8 @@ def pyplot():
     return plt
 
 
-def write_outputs(out: Path, sc, results, seeds, master, scale, table, years, indicators, targets, elapsed) -> None:
+def write_outputs(out: Path, sc, results, seeds, master, scale, table, years, indicators, targets, elapsed,
+                  posterior: dict | None = None) -> None:
     import pandas as pd
 
     plt = pyplot()
@@ -175,7 +180,7 @@ def write_outputs(out: Path, sc, results, seeds, master, scale, table, years, in
             "command": "run", "scenario": sc.name, "scenario_file": sc.path, "scenario_digest": sc.digest(),
             "master_seed": master, "seeds": seeds, "replications": len(seeds), "scale": scale,
             "elapsed_s": round(elapsed, 3), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "calibration": results[0].calibration,
+            "calibration": results[0].calibration, "posterior": posterior,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
 
@@ -241,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"agents per real firm, 1e-4..1 (default: the scenario's run.scale, else {DEFAULT_SCALE:g})")
     p.add_argument("--out", metavar="DIR", help="output folder (default results/SCENARIO_NAME)")
     p.add_argument("--workers", type=_number(int), metavar="W", help=WORKERS_HELP)
+    from experiments.posterior import POSTERIOR_HELP
+    p.add_argument("--posterior", metavar="DIR", help=POSTERIOR_HELP)
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("levers", help="list every lever with its fields, units, defaults and ranges",
                        description="List every lever with its fields, units, defaults, allowed ranges, and "
