@@ -18,6 +18,7 @@ from . import seeds as seedmod
 from .design import salib_problem
 from .errors import ExperimentError
 from .store import ResultStore, atomic_write_json, load_results, wide_at_year
+from .validity import MAX_LISTED, invalid_runs
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -31,7 +32,8 @@ def wilson(k: int, n: int, conf: float = 0.95) -> tuple[float, float]:
     den = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / den
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # at p = 0 or 1 rounding can put a bound a hair on the wrong side of p: clamp
+    return (min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half)))
 
 
 def cluster_bootstrap(hits: np.ndarray, clusters: np.ndarray, rng, conf: float = 0.95,
@@ -66,10 +68,17 @@ def group_label(scenario: str, levers: dict) -> str:
 
 # ----------------------------------------------------------------------------- reachability
 
-def reachability(manifest: dict, runs: pd.DataFrame, ind: pd.DataFrame, conf: float = 0.95) -> dict:
+def reachability(manifest: dict, runs: pd.DataFrame, ind: pd.DataFrame, conf: float = 0.95,
+                 invalid: pd.DataFrame | None = None) -> dict:
     """P(target reached in the final year) per scenario (x lever setting) and target, with a
     Wilson interval; share of runs that reach it in some year, the first year reached, the
-    cumulative P(reached by year), and paired differences against the first group."""
+    cumulative P(reached by year), and paired differences against the first group.
+
+    Invalid runs (``experiments.validity``: a NaN/inf indicator) are excluded, never
+    counted as misses; ``n_invalid`` beside every probability says how many."""
+    if invalid is None:
+        invalid = invalid_runs(ind)
+    bad_ids = set(invalid["run_id"].tolist())
     targets = manifest.get("targets", {})
     levers = lever_columns(manifest)
     years = sorted(ind["year"].unique().tolist())
@@ -88,7 +97,16 @@ def reachability(manifest: dict, runs: pd.DataFrame, ind: pd.DataFrame, conf: fl
         lev = {k: float(v) for k, v in zip(levers, gkey[1:])}
         entry = {"scenario": gkey[0], "levers": lev, "label": group_label(gkey[0], lev),
                  "n_runs": int(len(g)), "targets": {}}
+        n_bad = int(g["run_id"].isin(bad_ids).sum())
+        entry["n_invalid"] = n_bad
+        g = g[~g["run_id"].isin(bad_ids)]
         for tid, t in targets.items():
+            if g.empty:
+                entry["targets"][tid] = {"indicator": t["indicator"], "threshold": t["threshold"],
+                                         "n": 0, "k": 0, "n_invalid": n_bad, "p": None,
+                                         "ci": [None, None], "ci_cluster": [None, None],
+                                         "status": "no valid runs"}
+                continue
             sub = ind[(ind["indicator"] == t["indicator"]) & ind["run_id"].isin(g["run_id"])]
             if sub.empty:
                 continue
@@ -106,7 +124,7 @@ def reachability(manifest: dict, runs: pd.DataFrame, ind: pd.DataFrame, conf: fl
             lo, hi = wilson(k, n, conf)
             clo, chi = cluster_bootstrap(hit[:, -1], g["stream"].to_numpy(), rng, conf)
             rec = {"indicator": t["indicator"], "threshold": t["threshold"], "n": n, "k": k,
-                   "p": k / n, "ci": [lo, hi], "ci_cluster": [_finite(clo), _finite(chi)],
+                   "n_invalid": n_bad, "p": k / n, "ci": [lo, hi], "ci_cluster": [_finite(clo), _finite(chi)],
                    "p_ever": float(ever.mean()),
                    "first_year": ({"median": float(np.median(first_years)),
                                    "q25": float(np.quantile(first_years, 0.25)),
@@ -181,7 +199,10 @@ def sobol_analysis(manifest, runs, ind, year=None, num_resamples=200, conf=0.95)
         Y = means[name].to_numpy()
         rec = {"noise": _noise(within, Y, R, name)}
         if not np.all(np.isfinite(Y)):
-            rec["status"] = "non-finite values; indices not computed"
+            nb = int((~np.isfinite(Y)).sum())
+            rec["status"] = (f"invalid runs (NaN/inf) at {nb} of {len(Y)} design points; "
+                             "indices not computed (they need every point)")
+            rec["n_invalid_points"] = nb
         elif np.ptp(Y) <= 1e-12 * max(1.0, np.abs(Y).max()):
             rec["status"] = "constant over the design; indices undefined"
         else:
@@ -225,7 +246,10 @@ def morris_analysis(manifest, runs, ind, year=None, num_resamples=200, conf=0.95
         Y = means[name].to_numpy()
         rec = {"noise": _noise(within, Y, R, name)}
         if not np.all(np.isfinite(Y)):
-            rec["status"] = "non-finite values; effects not computed"
+            nb = int((~np.isfinite(Y)).sum())
+            rec["status"] = (f"invalid runs (NaN/inf) at {nb} of {len(Y)} design points; "
+                             "effects not computed (they need every point)")
+            rec["n_invalid_points"] = nb
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -250,15 +274,21 @@ def analyse_results(out) -> dict:
     store = ResultStore(out)
     store.analysis_dir.mkdir(exist_ok=True)
     kind = manifest["design"]["kind"]
-    results = {}
+    bad = invalid_runs(ind)
+    listed = bad.head(MAX_LISTED).merge(runs[["run_id", "scenario", "seed"]], on="run_id", how="left")
+    results = {"invalid": {"n_runs": int(len(runs)), "n_invalid": int(len(bad)),
+                           "definition": "a NaN or infinite indicator in a year where it is defined "
+                                         "(every year but the first; infinity in any year)",
+                           "runs": listed.to_dict("records"),
+                           "listed": int(len(listed))}}
     if manifest.get("targets") and kind in ("sweep", "reach"):
-        results["reach"] = reachability(manifest, runs, ind)
+        results["reach"] = reachability(manifest, runs, ind, invalid=bad)
         if manifest["design"]["factors"]:
-            results["discovery"] = discover(manifest, runs, ind)
+            results["discovery"] = discover(manifest, runs, ind, invalid=bad)
     if kind == "sobol":
-        results["sobol"] = sobol_analysis(manifest, runs, ind)
+        results["sobol"] = dict(sobol_analysis(manifest, runs, ind), n_invalid_runs=int(len(bad)))
     if kind == "morris":
-        results["morris"] = morris_analysis(manifest, runs, ind)
+        results["morris"] = dict(morris_analysis(manifest, runs, ind), n_invalid_runs=int(len(bad)))
     for name, res in results.items():
         atomic_write_json(store.analysis_dir / f"{name}.json", res)
     return results

@@ -19,6 +19,8 @@ from .design import (merge_factors, morris_design, parse_levels, parse_range, re
                      sobol_design, sweep_design)
 from .errors import ExperimentError
 from .model import default_factors, resolve_model
+from .outdir import OutputFolder, default_out
+from .validity import INVALID_EXIT, check_share, exceeds, summary_line
 
 
 def _scale(text: str):
@@ -36,23 +38,66 @@ except ImportError:  # pragma: no cover - experiments without the simulator
     DEFAULT_SEED, DEFAULT_SCALE = 20151231, 0.005
 
 
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _check_common(args) -> None:
+    """The options every experiment command shares: the same bounds as ``innosim run``
+    (``sim.scenario.check_run_option``), checked before anything is built or written."""
+    from sim.scenario import ScenarioError, check_run_option
+
+    try:
+        args.replications = check_run_option("replications", args.replications, "option --")
+        if args.seed is not None:  # None: the scenario's run.seed (already checked there)
+            args.seed = check_run_option("seed", args.seed, "option --")
+        if args.scale is not None:
+            args.scale = check_run_option("scale", args.scale, "option --")
+    except ScenarioError as exc:
+        raise ExperimentError(str(exc)) from None
+    if args.workers is not None and not 1 <= args.workers <= 1024:
+        raise ExperimentError(f"--workers must be between 1 and 1024, got {args.workers}")
+    if args.workers is not None and args.scheduler:
+        raise ExperimentError("--workers and --scheduler exclude each other (the scheduler's "
+                              "workers run the design)")
+    if not 0 <= args.chunk_size <= 100_000:
+        raise ExperimentError(f"--chunk-size must be between 0 (auto) and 100000, got {args.chunk_size}")
+    if args.overwrite and args.resume:
+        raise ExperimentError("--overwrite and --resume exclude each other")
+    args.tolerate_invalid = check_share("--tolerate-invalid", args.tolerate_invalid)
+    if hasattr(args, "lhs") and args.lhs is not None and args.lhs < 0:
+        raise ExperimentError(f"--lhs must be >= 0, got {args.lhs}")
+    if getattr(args, "lhs", 1) == 0 and getattr(args, "factor", None):
+        raise ExperimentError(f"--factor {args.factor[0]} has no effect with --lhs 0 (no sampling over "
+                              "factors); give --lhs N or drop --factor")
+
+
 def _common(p: argparse.ArgumentParser, replications: int) -> None:
     from .execute import WORKERS_HELP
 
-    p.add_argument("--replications", type=int, default=replications, metavar="R",
+    p.add_argument("--replications", type=_whole, default=replications, metavar="R",
                    help=f"runs per design point, each with its own seed (default {replications})")
-    p.add_argument("--seed", type=int, default=None, metavar="N",
+    p.add_argument("--seed", type=_whole, default=None, metavar="N",
                    help=f"master seed (default: the scenario's run.seed, else {DEFAULT_SEED})")
     p.add_argument("--scale", type=_scale, default=None, metavar="S",
                    help=f"agents per real firm, 1e-4..1 (default: the scenario's run.scale, else {DEFAULT_SCALE:g})")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="results directory (default results/KIND-SCENARIO-SEED)")
-    p.add_argument("--workers", type=int, default=None, metavar="W", help=WORKERS_HELP)
+    p.add_argument("--workers", type=_whole, default=None, metavar="W", help=WORKERS_HELP)
     p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                    help="run on this Dask distributed scheduler instead of local processes (default: none)")
     p.add_argument("--resume", action="store_true",
-                   help="continue an interrupted experiment in --out, skipping finished runs (default: off)")
-    p.add_argument("--chunk-size", type=int, default=0, metavar="K",
+                   help="continue an interrupted experiment in --out, skipping finished runs "
+                        "(refused if --out holds another experiment; default: off)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace whatever --out holds, the whole folder (default: off)")
+    p.add_argument("--tolerate-invalid", type=float, default=0.0, metavar="SHARE",
+                   help="exit 0 even if up to this share of runs is invalid (NaN/inf; default 0: "
+                        "any invalid run gives exit status 3 after the results are written)")
+    p.add_argument("--chunk-size", type=_whole, default=0, metavar="K",
                    help="runs per stored chunk (default 0: auto)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (default: bar on a terminal)")
 
@@ -80,7 +125,7 @@ def register(subparsers) -> None:
                         "value replaces the scenario's final setting of the field, from the year it takes "
                         "effect (see `innosim levers`)")
     _factor_args(p)
-    p.add_argument("--lhs", type=int, default=20, metavar="N",
+    p.add_argument("--lhs", type=_whole, default=20, metavar="N",
                    help="Latin-hypercube points over the uncertainties (0: scenario values; default 20)")
     _common(p, replications=2)
     p.set_defaults(func=cmd_sweep)
@@ -89,9 +134,9 @@ def register(subparsers) -> None:
     p.add_argument("scenario", metavar="SCENARIO", help="scenario file or shipped name (see `innosim scenarios`)")
     p.add_argument("--method", choices=("sobol", "morris"), required=True,
                    help="Sobol' variance decomposition or Morris screening (required)")
-    p.add_argument("--n", type=int, default=None,
+    p.add_argument("--n", type=_whole, default=None,
                    help="Sobol' base sample (power of two, default 256) or Morris trajectories (default 20)")
-    p.add_argument("--num-levels", type=int, default=4, help="Morris grid levels (even, default 4)")
+    p.add_argument("--num-levels", type=_whole, default=None, help="Morris grid levels (even, default 4)")
     p.add_argument("--second-order", action="store_true",
                    help="Sobol': also second-order indices' design (default: off)")
     _factor_args(p)
@@ -104,7 +149,7 @@ def register(subparsers) -> None:
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
                    help="scenario files or shipped names; all share the design points and seeds")
     _factor_args(p)
-    p.add_argument("--lhs", type=int, default=50, metavar="N",
+    p.add_argument("--lhs", type=_whole, default=50, metavar="N",
                    help="Latin-hypercube points over the uncertainties (0: scenario values; default 50)")
     _common(p, replications=4)
     p.set_defaults(func=cmd_reach)
@@ -121,7 +166,7 @@ def register(subparsers) -> None:
 def _out(args, kind: str, name: str) -> Path:
     if args.out is not None:
         return args.out
-    return Path("results") / f"{kind}-{''.join(c if c.isalnum() else '_' for c in name)}-{args.seed}"
+    return default_out(kind, name, str(args.seed))
 
 
 def _run(args, design, models, kind):
@@ -129,14 +174,34 @@ def _run(args, design, models, kind):
 
     from .execute import auto_workers
 
+    args.tolerate_invalid = check_share("--tolerate-invalid", args.tolerate_invalid)
     out = _out(args, kind, next(iter(models)).name if isinstance(models, list) else models.name)
     t0 = time.perf_counter()
     workers = None if args.scheduler else auto_workers(args.workers, design.n_runs)
-    run_experiment(design, models, out, workers=workers, scheduler=args.scheduler,
-                   resume=args.resume, progress=False if args.no_progress else None,
-                   command=" ".join(sys.argv))
+    notes: list[str] = []
+    try:
+        run_experiment(design, models, out, workers=workers, scheduler=args.scheduler,
+                       resume=args.resume, overwrite=args.overwrite,
+                       progress=False if args.no_progress else None,
+                       command=" ".join(sys.argv), notes=notes)
+    finally:
+        for note in notes:
+            print(f"innosim: note: {note}", file=sys.stderr)
     print(f"{design.n_runs} runs of {kind} design in {out} ({time.perf_counter() - t0:.1f} s)")
     return out
+
+
+def _invalid_status(args, out: Path) -> int:
+    """Report invalid runs (analysis/invalid.json); exit status 3 above the tolerated share."""
+    path = out / "analysis" / "invalid.json"
+    if not path.exists():
+        return 0
+    inv = json.loads(path.read_text())
+    if not inv["n_invalid"]:
+        return 0
+    print("innosim: " + summary_line(inv["n_invalid"], inv["n_runs"], args.tolerate_invalid)
+          + f"; listed in {path}", file=sys.stderr)
+    return INVALID_EXIT if exceeds(inv["n_invalid"], inv["n_runs"], args.tolerate_invalid) else 0
 
 
 def _print_reach(out: Path) -> None:
@@ -146,8 +211,12 @@ def _print_reach(out: Path) -> None:
     reach = json.loads(path.read_text())
     for g in reach["groups"]:
         for tid, r in g["targets"].items():
+            bad = f" ({r['n_invalid']} invalid excluded)" if r.get("n_invalid") else ""
+            if r.get("p") is None:
+                print(f"  {g['label']:40s} {tid:4s} no valid runs{bad}")
+                continue
             print(f"  {g['label']:40s} {tid:4s} P={r['p']:.3f} [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]"
-                  f"  n={r['n']}")
+                  f"  n={r['n']}{bad}")
     disc = out / "analysis" / "discovery.json"
     if disc.exists():
         for tid, per in json.loads(disc.read_text())["targets"].items():
@@ -156,11 +225,16 @@ def _print_reach(out: Path) -> None:
 
 
 def _sensitivity_factors(args, model):
-    factors = merge_factors(default_factors(model), [parse_range(f) for f in args.factor])
+    given = [parse_range(f) for f in args.factor]
+    factors = merge_factors(default_factors(model), given)
     if args.only:
         unknown = sorted(set(args.only) - {f.name for f in factors})
         if unknown:
             raise ExperimentError(f"--only {unknown[0]}: not a factor of this design")
+        dropped = [f.name for f in given if f.name not in set(args.only)]
+        if dropped:
+            raise ExperimentError(f"--factor {dropped[0]} is not among the --only keys, so it would "
+                                  "be dropped; add --only for it or drop the --factor")
         factors = tuple(f for f in factors if f.name in set(args.only))
     return factors
 
@@ -174,28 +248,42 @@ def _print_lever_rules(design, model) -> None:
 
 
 def cmd_sweep(args) -> int:
+    _check_common(args)
     model = resolve_model(args.scenario, args.scale)
     _master_seed(args, model)
     levels = [parse_levels(t) for t in args.levels]
+    both = sorted({f.name for f in levels} & {parse_range(f).name for f in args.factor})
+    if both:
+        raise ExperimentError(f"{both[0]} is given both --levels and --factor; a lever is either set "
+                              "to levels or sampled, not both")
     unc = merge_factors(default_factors(model) if args.lhs > 0 else (),
                         [parse_range(f) for f in args.factor])
     design = sweep_design(model, levels, unc, n_lhs=args.lhs, replications=args.replications,
                           seed=args.seed, chunk_size=args.chunk_size)
     _print_lever_rules(design, model)
-    _print_reach(_run(args, design, model, "sweep"))
-    return 0
+    out = _run(args, design, model, "sweep")
+    _print_reach(out)
+    return _invalid_status(args, out)
 
 
 def cmd_sensitivity(args) -> int:
+    _check_common(args)
+    if args.n is not None and args.n < 2:
+        raise ExperimentError(f"--n must be at least 2, got {args.n}")
+    if args.method == "sobol" and args.num_levels is not None:
+        raise ExperimentError("--num-levels applies to --method morris only")
+    if args.method == "morris" and args.second_order:
+        raise ExperimentError("--second-order applies to --method sobol only")
     model = resolve_model(args.scenario, args.scale)
     _master_seed(args, model)
     factors = _sensitivity_factors(args, model)
     if args.method == "sobol":
-        design = sobol_design(model, factors, n=args.n or 256, replications=args.replications,
+        design = sobol_design(model, factors, n=256 if args.n is None else args.n, replications=args.replications,
                               seed=args.seed, second_order=args.second_order,
                               chunk_size=args.chunk_size)
     else:
-        design = morris_design(model, factors, n=args.n or 20, num_levels=args.num_levels,
+        design = morris_design(model, factors, n=20 if args.n is None else args.n,
+                               num_levels=4 if args.num_levels is None else args.num_levels,
                                replications=args.replications, seed=args.seed,
                                chunk_size=args.chunk_size)
     _print_lever_rules(design, model)
@@ -203,7 +291,7 @@ def cmd_sensitivity(args) -> int:
     res = json.loads((out / "analysis" / f"{args.method}.json").read_text())
     for line in sensitivity_lines(res, args.method):
         print(line)
-    return 0
+    return _invalid_status(args, out)
 
 
 def sensitivity_lines(res: dict, method: str) -> list[str]:
@@ -246,6 +334,7 @@ def sensitivity_lines(res: dict, method: str) -> list[str]:
 
 
 def cmd_reach(args) -> int:
+    _check_common(args)
     models = [resolve_model(s, args.scale) for s in args.scenarios]
     _master_seed(args, models[0])
     names = [m.name for m in models]
@@ -256,16 +345,18 @@ def cmd_reach(args) -> int:
     design = reach_design(models, unc, n_lhs=args.lhs, replications=args.replications,
                           seed=args.seed, chunk_size=args.chunk_size)
     _print_lever_rules(design, models[0])
-    _print_reach(_run(args, design, models, "reach"))
-    return 0
+    out = _run(args, design, models, "reach")
+    _print_reach(out)
+    return _invalid_status(args, out)
 
 
 def cmd_report(args) -> int:
     from .report import write_report
 
-    if not args.results.is_dir():
-        raise ExperimentError(f"no results directory {args.results}")
-    print(write_report(args.results))
+    if "\0" in str(args.results) or not args.results.is_dir():
+        raise ExperimentError(f"no results directory {str(args.results)!r}")
+    with OutputFolder(args.results, "report", "", check_contents=False):
+        print(write_report(args.results))
     return 0
 
 

@@ -23,6 +23,9 @@ from scipy import stats
 from experiments.errors import ExperimentError
 
 
+MAX_IN_MEMORY_RUNS = 100_000  # run/compare keep every result in memory (a few kB each)
+
+
 @dataclass(frozen=True)
 class PairedDiff:
     mean: float
@@ -93,7 +96,9 @@ def run_paired(scenarios, seeds, scale, workers: int | None = None, progress=Non
             if progress:
                 progress(len(flat), len(jobs))
     else:
-        with cf.ProcessPoolExecutor(max_workers=workers) as pool:
+        from .workers import pool_kwargs
+
+        with cf.ProcessPoolExecutor(max_workers=workers, **pool_kwargs()) as pool:
             flat = []
             for r in pool.map(_run_one, jobs, chunksize=max(1, len(jobs) // (4 * workers))):
                 flat.append(r)
@@ -108,22 +113,37 @@ def compare(scenarios, seeds, scale, workers=None, progress=None, posterior=None
     from sim.fiscal import POLICY_YEARS, net_budget_cost, paired_dynamic_ratio, paired_ratio
     from sim.indicators import COMPANIONS, TARGETS
 
+    from sim.cli import invalid_replications
+
     results = run_paired(scenarios, seeds, scale, workers, progress, posterior, master_seed)
+    invalid = {sc.name: invalid_replications(res) for sc, res in zip(scenarios, results)}
     ref = results[0]
     rows = []
     targets = [p for tid, t in TARGETS.items() for p in ((tid, t), *((c.id, c) for c in [COMPANIONS.get(tid)] if c))]
     for sc, res in zip(scenarios[1:], results[1:]):
+        # a seed with an invalid run on either side is left out of every paired statistic
+        keep = np.array([i not in invalid[scenarios[0].name] and i not in invalid[sc.name]
+                         for i in range(len(seeds))], dtype=bool)
         for tid, t in targets:
-            a = np.array([r.value(t.indicator, 2020) for r in ref])
-            b = np.array([r.value(t.indicator, 2020) for r in res])
-            d = paired_diff(b, a)
+            a = np.array([r.value(t.indicator, 2020) for r in ref])[keep]
+            b = np.array([r.value(t.indicator, 2020) for r in res])[keep]
+            some = bool(keep.any())
+            d = paired_diff(b, a) if some else PairedDiff(float("nan"), float("nan"), float("nan"), 0)
             rows.append({"scenario": sc.name, "target": tid, "indicator": t.indicator,
-                         "reference_2020": float(a.mean()), "scenario_2020": float(b.mean()),
+                         "reference_2020": float(a.mean()) if some else float("nan"),
+                         "scenario_2020": float(b.mean()) if some else float("nan"),
                          "diff": d.mean, "ci_low": d.low, "ci_high": d.high,
-                         "p_reach_reference": float(np.mean(a >= t.threshold)),
-                         "p_reach_scenario": float(np.mean(b >= t.threshold))})
+                         "p_reach_reference": float(np.mean(a >= t.threshold)) if some else float("nan"),
+                         "p_reach_scenario": float(np.mean(b >= t.threshold)) if some else float("nan"),
+                         "n_pairs": int(keep.sum()), "n_pairs_invalid": int((~keep).sum())})
     fiscal = []
-    for sc, res in zip(scenarios[1:], results[1:]):
+    for sc, res_all in zip(scenarios[1:], results[1:]):
+        pairs = [i for i in range(len(seeds))
+                 if i not in invalid[scenarios[0].name] and i not in invalid[sc.name]]
+        if len(pairs) < 1:
+            continue
+        res = [res_all[i] for i in pairs]
+        ref = [results[0][i] for i in pairs]
         cost_a = np.array([np.nansum(r.indicators["public_cost_bn_yuan"][POLICY_YEARS]) for r in ref])
         cost_b = np.array([np.nansum(r.indicators["public_cost_bn_yuan"][POLICY_YEARS]) for r in res])
         rd_a = np.array([np.sum(r.indicators["enterprise_rd_real_bn_yuan"][POLICY_YEARS]) for r in ref])
@@ -148,8 +168,11 @@ def compare(scenarios, seeds, scale, workers=None, progress=None, posterior=None
                        "dynamic_ratio_defined": bool(np.isfinite(n_lo)),
                        "real_rd_per_yuan_dynamic_ci_low": n_lo, "real_rd_per_yuan_dynamic_ci_high": n_hi})
     return {"reference": scenarios[0].name, "rows": rows, "fiscal": fiscal,
+            "invalid": {k: {str(i): why for i, why in v.items()} for k, v in invalid.items()},
+            "n_runs": len(scenarios) * len(seeds),
             "reference_public_cost_2016_2020_bn_yuan": float(np.mean(
-                [np.nansum(r.indicators["public_cost_bn_yuan"][POLICY_YEARS]) for r in ref]))}
+                [np.nansum(r.indicators["public_cost_bn_yuan"][POLICY_YEARS])
+                 for i, r in enumerate(results[0]) if i not in invalid[scenarios[0].name]] or [np.nan]))}
 
 
 def format_comparison(res: dict) -> str:
@@ -273,7 +296,8 @@ def plot_comparison(res: dict, folder: Path) -> list[str]:
 def cmd_compare(args) -> int:
     import pandas as pd
 
-    from sim.cli import check_run_option, derive_seeds, staged_output
+    from sim.cli import check_run_option, derive_seeds, design_hash, print_notes
+    from .outdir import OutputFolder, default_out
     from sim.scenario import load_scenario
 
     if len(args.scenarios) < 2:
@@ -285,12 +309,27 @@ def cmd_compare(args) -> int:
     reps = check_run_option("replications", args.replications if args.replications is not None else scs[0].run.replications, "option --")
     scale = check_run_option("scale", args.scale if args.scale is not None else scs[0].run.scale, "option --")
     seed = check_run_option("seed", args.seed if args.seed is not None else scs[0].run.seed, "option --")
-    if args.workers is not None and args.workers < 1:
-        raise ExperimentError(f"--workers must be at least 1, got {args.workers}")
-    out = Path(args.out) if args.out else Path("results") / ("compare-" + "-vs-".join(names[:3]))
-    if out.exists() and not out.is_dir():
-        raise ExperimentError(f"--out {out}: exists and is not a folder")
+    if args.workers is not None and not 1 <= args.workers <= 1024:
+        raise ExperimentError(f"--workers must be between 1 and 1024, got {args.workers}")
+    if len(scs) * reps > MAX_IN_MEMORY_RUNS:
+        raise ExperimentError(f"compare: {len(scs)} scenarios x {reps} replications = {len(scs) * reps:,} "
+                              f"runs, above the limit of {MAX_IN_MEMORY_RUNS:,} (results are held in memory)")
+    from .validity import check_share
+    args.tolerate_invalid = check_share("--tolerate-invalid", args.tolerate_invalid)
+    out = Path(args.out) if args.out else default_out("compare", "-vs-".join(names[:3]))
     seeds = derive_seeds(seed, reps)
+    with OutputFolder(out, "compare", design_hash("compare", scs, seeds, scale, args.posterior),
+                      overwrite=args.overwrite, resume=args.resume) as folder:
+        print_notes(folder)
+        return _compare_into(folder, args, scs, reps, scale, seed, seeds)
+
+
+def _compare_into(folder, args, scs, reps, scale, seed, seeds) -> int:
+    import pandas as pd
+
+    from sim.cli import staged_output
+
+    out = folder.path
     t0 = time.perf_counter()
 
     def progress(done, total):
@@ -304,16 +343,27 @@ def cmd_compare(args) -> int:
     print(f"compare: {len(scs)} scenarios x {reps} shared seeds, scale {scale:g}, master seed {seed} ({elapsed:.1f} s)")
     print(posterior_note(posterior))
     print(format_comparison(res))
-    with staged_output(out) as tmp:
+    from .validity import INVALID_EXIT, exceeds, summary_line
+    n_bad = sum(len(v) for v in res["invalid"].values())
+    for name, bad in res["invalid"].items():
+        for i, why in list(bad.items())[:5]:
+            print(f"INVALID run: {name} replication {i}: {why} (its seed is left out of every pair)")
+    with staged_output(folder) as tmp:
         pd.DataFrame(res["rows"]).to_csv(tmp / "compare_targets.csv", index=False)
         pd.DataFrame(res["fiscal"]).to_csv(tmp / "compare_fiscal.csv", index=False)
         plots = plot_comparison(res, tmp)
         (tmp / "manifest.json").write_text(json.dumps({
+            "kind": "compare", "design_hash": folder.design_hash,
             "command": "compare", "reference": res["reference"], "scenarios": [{"name": s.name, "file": s.path, "digest": s.digest()} for s in scs],
             "master_seed": seed, "seeds": seeds, "scale": scale, "elapsed_s": round(elapsed, 3),
             "posterior": posterior.provenance(reps, seed) if posterior else None,
+            "invalid_runs": res["invalid"],
             "created": time.strftime("%Y-%m-%dT%H:%M:%S")}, indent=2))
     print(f"wrote {out}/compare_targets.csv, compare_fiscal.csv, manifest.json, {', '.join(plots)}")
+    if n_bad:
+        print("innosim: " + summary_line(n_bad, res["n_runs"], args.tolerate_invalid), file=sys.stderr)
+        if exceeds(n_bad, res["n_runs"], args.tolerate_invalid):
+            return INVALID_EXIT
     return 0
 
 
@@ -338,4 +388,9 @@ def register(subparsers) -> None:
     p.add_argument("--out", metavar="DIR", help="output folder (default results/compare-A-vs-B-vs-C)")
     from .posterior import POSTERIOR_HELP
     p.add_argument("--posterior", metavar="DIR", help=POSTERIOR_HELP)
+    from sim.cli import add_folder_options
+    add_folder_options(p)
+    p.add_argument("--tolerate-invalid", type=float, default=0.0, metavar="SHARE",
+                   help="exit 0 even if up to this share of runs is invalid (NaN/inf; default 0: "
+                        "any invalid run gives exit status 3 after writing)")
     p.set_defaults(func=cmd_compare)

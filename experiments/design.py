@@ -24,6 +24,16 @@ from .errors import ExperimentError
 from .model import Factor, default_factors, validate_values
 
 KINDS = ("sweep", "reach", "sobol", "morris")
+#: The largest design any command accepts, checked before anything is allocated (the runs
+#: table alone takes ~100 bytes per run per factor; 2 million runs at ~30 ms are ~17 core-hours).
+MAX_RUNS = 2_000_000
+
+
+def check_size(n_runs: int, what: str) -> None:
+    """Refuse a design above :data:`MAX_RUNS` runs before sampling or allocating it."""
+    if n_runs > MAX_RUNS:
+        raise ExperimentError(f"{what} makes {n_runs:,} runs, above the limit of {MAX_RUNS:,}; "
+                              "use fewer points or replications")
 BASE_COLUMNS = ("run_id", "point_id", "stream", "replication", "seed", "scenario")
 
 
@@ -211,6 +221,8 @@ def sweep_design(model, levels: list[Factor] = (), uncertainties: tuple[Factor, 
     lev = [f for f in levels]
     unc = tuple(default_factors(model)) if uncertainties is None else tuple(uncertainties)
     unc = tuple(f for f in unc if f.name not in {l.name for l in lev}) if n_lhs > 0 else ()
+    check_size(math.prod(len(f.levels) for f in lev) * max(n_lhs, 1) * int(replications),
+               "this sweep (levels x --lhs x --replications)")
     _check_factors(models, tuple(lev) + unc)
     combos = list(itertools.product(*[f.levels for f in lev])) or [()]
     U = _lhs(unc, n_lhs, seedmod.design_rng(seed))
@@ -234,6 +246,8 @@ def reach_design(models, uncertainties: tuple[Factor, ...] | None = None, n_lhs:
         raise ExperimentError(f"--lhs must be >= 0, got {n_lhs}")
     unc = (tuple(default_factors(first)) if uncertainties is None else tuple(uncertainties)) \
         if n_lhs > 0 else ()
+    check_size(len(models) * max(n_lhs, 1) * int(replications),
+               "this reach design (scenarios x --lhs x --replications)")
     _check_factors(models, unc)
     U = _lhs(unc, n_lhs, seedmod.design_rng(seed))
     n_u = U.shape[0]
@@ -260,6 +274,8 @@ def sobol_design(model, factors: tuple[Factor, ...] | None = None, n: int = 1024
         lo = 1 << max(1, (max(n, 2) - 1).bit_length() - 1)
         raise ExperimentError(f"Sobol' sample size must be a power of two >= 2, got {n} "
                               f"(try {lo} or {lo * 2})")
+    check_size(n * (len(factors) * (2 if second_order else 1) + 2) * int(replications),
+               "this Sobol' design (--n x (factors + 2) x --replications)")
     _check_factors(models, factors)
     problem, sal_seed = salib_problem(factors), int(seedmod.design_rng(seed).integers(2 ** 31))
     try:
@@ -289,6 +305,8 @@ def morris_design(model, factors: tuple[Factor, ...] | None = None, n: int = 20,
         raise ExperimentError(f"Morris needs at least 2 trajectories, got {n}")
     if num_levels < 2 or num_levels % 2:
         raise ExperimentError(f"Morris num_levels must be an even number >= 2, got {num_levels}")
+    check_size(n * (len(factors) + 1) * int(replications),
+               "this Morris design (--n x (factors + 1) x --replications)")
     _check_factors(models, factors)
     problem, sal_seed = salib_problem(factors), int(seedmod.design_rng(seed).integers(2 ** 31))
     try:

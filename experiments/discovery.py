@@ -94,11 +94,19 @@ def find_box(X: pd.DataFrame, reached: np.ndarray, tid: str, min_density: float 
     return rec
 
 
-def discover(manifest: dict, runs: pd.DataFrame, ind: pd.DataFrame, min_density: float = 0.8) -> dict:
+def discover(manifest: dict, runs: pd.DataFrame, ind: pd.DataFrame, min_density: float = 0.8,
+             invalid: pd.DataFrame | None = None) -> dict:
+    """PRIM boxes per target and scenario. Invalid runs (NaN/inf indicators) are left out,
+    never counted as misses; ``n_invalid_excluded`` says how many."""
+    from .validity import invalid_runs
+
     names = [f["name"] for f in manifest["design"]["factors"]]
+    bad = invalid_runs(ind) if invalid is None else invalid
     wide = wide_at_year(ind)
+    wide = wide[~wide.index.isin(set(bad["run_id"].tolist()))]
     X = runs.set_index("run_id").loc[wide.index, names]
-    out = {"final_year": int(ind["year"].max()), "factors": names, "targets": {}}
+    out = {"final_year": int(ind["year"].max()), "factors": names, "targets": {},
+           "n_invalid_excluded": int(len(bad))}
     scen = runs.set_index("run_id").loc[wide.index, "scenario"]
     for tid, t in manifest.get("targets", {}).items():
         if t["indicator"] not in wide.columns:
@@ -108,5 +116,9 @@ def discover(manifest: dict, runs: pd.DataFrame, ind: pd.DataFrame, min_density:
         for s in pd.unique(scen):
             mask = (scen == s).to_numpy()
             per[s] = find_box(X[mask], reached[mask], tid, min_density)
+            n_bad = int(runs.loc[runs["run_id"].isin(set(bad["run_id"].tolist())), "scenario"].eq(s).sum())
+            per[s]["n_invalid_excluded"] = n_bad
+            if n_bad:
+                per[s]["text"] += f" [{n_bad} invalid runs excluded]"
         out["targets"][tid] = per
     return out

@@ -21,6 +21,7 @@ import pyarrow as pa
 from .design import Design
 from .errors import ExperimentError
 from .model import model_indicator_meta, model_targets
+from .outdir import OutputFolder
 from .store import CHUNK_SCHEMA, ResultStore, code_provenance, now, package_versions
 
 
@@ -133,7 +134,10 @@ class Backend:
             import multiprocessing as mp
 
             n = self.workers or default_workers()
-            self._pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"))
+            from .workers import pool_kwargs
+
+            self._pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"),
+                                                **pool_kwargs())
             self.name, self.n_workers, self.executor = f"process pool ({n})", n, self._pool
         return self
 
@@ -173,35 +177,44 @@ def lever_factor_rules(design: Design, models) -> dict:
 
 
 def run_experiment(design: Design, models, out, *, workers: int | None = None,
-                   scheduler: str | None = None, resume: bool = False,
+                   scheduler: str | None = None, resume: bool = False, overwrite: bool = False,
                    progress: bool | None = None, analyse: bool = True,
-                   command: str | None = None, connect_timeout: float = 15.0) -> Path:
+                   command: str | None = None, connect_timeout: float = 15.0,
+                   notes: list | None = None) -> Path:
     """Run every run of ``design`` (skipping verified chunks when ``resume``) into ``out``.
 
     ``workers=1`` runs serially in-process; otherwise a spawn-based process pool with
     ``workers`` processes (default: all cores), or the Dask cluster at ``scheduler``.
+    ``out`` is locked for the duration and must be empty, hold this very experiment
+    (``resume``) or be replaced whole (``overwrite``); see :mod:`experiments.outdir`.
+    What was cleaned on the way (stale lock, leftovers) is appended to ``notes``.
     """
-    with Backend(workers, scheduler, connect_timeout) as backend:  # fails before any write
-        return _run(design, _as_models(models), out, backend, resume, progress, analyse, command)
-
-
-def _run(design, models, out, backend, resume, progress, analyse, command) -> Path:
+    models = _as_models(models)
     missing = sorted(set(design.scenarios) - set(models))
     if missing:
         raise ExperimentError(f"design uses scenario {missing[0]!r} but no model was given for it")
     model_digests = {k: m.digest() for k, m in models.items() if k in set(design.scenarios)}
     design_hash = design.digest(model_digests)
+    with OutputFolder(out, design.kind, design_hash, overwrite=overwrite, resume=resume) as folder:
+        if notes is not None:
+            notes.extend(folder.notes)
+        with Backend(workers, scheduler, connect_timeout) as backend:  # fails before any write
+            return _run(design, models, model_digests, design_hash, out, backend, resume,
+                        progress, analyse, command)
+
+
+def _run(design, models, model_digests, design_hash, out, backend, resume, progress, analyse,
+         command) -> Path:
     store = ResultStore(out)
     runs = design.runs()
 
     if resume and store.manifest_path.exists():
         done = store.open_resume(design_hash)
     else:
-        if resume and store.out.exists() and any(store.out.iterdir()):
-            raise ExperimentError(f"{store.out} holds no manifest to resume from; nothing was changed")
         first = next(iter(models.values()))
         manifest = {
-            "schema_version": 1, "command": command, "design_hash": design_hash,
+            "schema_version": 1, "kind": design.kind, "command": command,
+            "design_hash": design_hash,
             "design": dict(design.spec(), n_chunks=design.n_chunks),
             "models": model_digests, "master_seed": design.master_seed,
             "years": list(first.years), "indicators": model_indicator_meta(first),

@@ -116,14 +116,18 @@ class Ishigami:
     randomness").  With ``n_years > 1`` the indicator ramps linearly to f(x) over
     2020-n_years+1 .. 2020 (noise drawn per year), so reachability has a first year.
     ``delay`` sleeps that many seconds per run (to make kill tests possible).
+    ``nan_above`` makes the run invalid (y = NaN in the last year) where x1 > nan_above, to
+    exercise the handling of invalid runs.
     """
 
     name = "ishigami"
     indicator_names = ("y",)
 
     def __init__(self, a: float = 7.0, b: float = 0.1, noise_sd: float = 0.0,
-                 n_years: int = 1, delay: float = 0.0, threshold: float = 3.5):
+                 n_years: int = 1, delay: float = 0.0, threshold: float = 3.5,
+                 nan_above: float = math.inf):
         self.a, self.b, self.noise_sd = float(a), float(b), float(noise_sd)
+        self.nan_above = float(nan_above)
         self.n_years, self.delay, self.threshold = int(n_years), float(delay), float(threshold)
         if self.n_years < 1 or self.noise_sd < 0 or self.delay < 0:
             raise ExperimentError("ishigami: n_years >= 1, noise >= 0, delay >= 0 required")
@@ -140,6 +144,9 @@ class Ishigami:
             y = y + self.noise_sd * np.random.default_rng(seed).standard_normal(self.n_years)
         if self.delay:
             time.sleep(self.delay)
+        if x1 > self.nan_above:
+            y = np.asarray(y, dtype=float).copy()
+            y[-1] = np.nan
         return {"y": y}
 
     def validate(self, values: dict[str, float]) -> None:
@@ -158,7 +165,8 @@ class Ishigami:
     def digest(self) -> str:
         # delay changes timing only, never results, so it is not part of the digest
         return _digest({"model": "ishigami", "a": self.a, "b": self.b, "noise_sd": self.noise_sd,
-                        "n_years": self.n_years, "threshold": self.threshold})
+                        "n_years": self.n_years, "threshold": self.threshold,
+                        **({"nan_above": self.nan_above} if math.isfinite(self.nan_above) else {})})
 
 
 class SimModelFunction:

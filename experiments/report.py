@@ -109,6 +109,10 @@ def fan_charts(manifest, runs, ind, adir) -> list[tuple[str, str]]:
     return out
 
 
+def _num(x) -> float:
+    return np.nan if x is None else float(x)
+
+
 def reach_plot(reach, adir) -> str | None:
     plt = _plt()
     tids = sorted({t for g in reach["groups"] for t in g["targets"]})
@@ -123,11 +127,14 @@ def reach_plot(reach, adir) -> str | None:
     for ax in list(axes.flat)[len(tids):]:
         ax.axis("off")
     for ax, tid in zip(axes.flat, tids):
-        p = np.array([g["targets"].get(tid, {}).get("p", np.nan) for g in reach["groups"]])
-        ci = np.array([g["targets"].get(tid, {}).get("ci", [np.nan, np.nan]) for g in reach["groups"]])
+        p = np.array([_num(g["targets"].get(tid, {}).get("p")) for g in reach["groups"]])
+        ci = np.array([[_num(c) for c in (g["targets"].get(tid, {}).get("ci") or [None, None])]
+                       for g in reach["groups"]])
         y = np.arange(len(labels))
-        ax.barh(y, p, color="C0", alpha=0.7)
-        ax.errorbar(p, y, xerr=[p - ci[:, 0], ci[:, 1] - p], fmt="none", ecolor="k", capsize=3)
+        ax.barh(y, np.nan_to_num(p), color="C0", alpha=0.7)
+        # never a negative error bar (a bound rounded to the wrong side of p, or no valid runs)
+        err = np.nan_to_num(np.clip([p - ci[:, 0], ci[:, 1] - p], 0.0, None))
+        ax.errorbar(np.nan_to_num(p), y, xerr=err, fmt="none", ecolor="k", capsize=3)
         ax.set_xlim(0, 1)
         ax.set_title(f"P({tid} reached in {reach['final_year']})", fontsize=9)
         ax.set_xlabel("probability (95% Wilson CI)", fontsize=7)
@@ -425,6 +432,10 @@ def _experiment_report(out: Path) -> Path:
         for tid, gi in sorted(cells, key=lambda c: (_tid_key(c[0]), c[1])):
             g = groups[gi]
             r = g["targets"][tid]
+            if r.get("p") is None:  # every run of the group invalid
+                rows.append(f"<tr><td>{e(tid)}</td><td>{e(g['label'])}</td><td colspan=6>no valid runs</td>"
+                            f"<td>0</td><td>{r.get('n_invalid', 0)}</td></tr>")
+                continue
             fy = r["first_year"]
             pd_ = r.get("paired_diff")
             fy_s = "" if fy is None else "%g (%g–%g)" % (fy["median"], fy["q25"], fy["q75"])
@@ -433,11 +444,12 @@ def _experiment_report(out: Path) -> Path:
             cc_s = "" if cc[0] is None else f"[{cc[0]:.3f}, {cc[1]:.3f}]"
             rows.append(f"<tr><td>{e(tid)}</td><td>{e(g['label'])}</td><td>{r['p']:.3f}</td>"
                         f"<td>[{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]</td><td>{cc_s}</td><td>{r['p_ever']:.3f}</td>"
-                        f"<td>{fy_s}</td><td>{pd_s}</td><td>{r['n']}</td></tr>")
+                        f"<td>{fy_s}</td><td>{pd_s}</td><td>{r['n']}</td><td>{r.get('n_invalid', 0)}</td></tr>")
         parts.append("<table><tr><th>target</th><th>scenario / setting</th><th>P(reached in final year)</th>"
                      "<th>95% CI (Wilson)</th><th>95% CI (bootstrap over design points)</th><th>P(ever reached)</th>"
                      "<th>first year reached: median (IQR)</th>"
-                     "<th>paired difference vs first row</th><th>runs</th></tr>" + "".join(rows) + "</table>")
+                     "<th>paired difference vs first row</th><th>valid runs</th>"
+                     "<th>invalid runs (excluded)</th></tr>" + "".join(rows) + "</table>")
         src = reach_plot(reach, adir)
         if src:
             parts.append(img(src, f"P(target reached in {reach['final_year']}), 95% Wilson intervals"))

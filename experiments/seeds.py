@@ -28,8 +28,9 @@ def check_master_seed(master: int) -> int:
         value = int(master)
     except (TypeError, ValueError):
         raise ExperimentError(f"seed must be a non-negative integer, got {master!r}") from None
-    if value < 0 or value != master:
-        raise ExperimentError(f"seed must be a non-negative integer, got {master!r}")
+    if value < 0 or value != master or value >= 2 ** 63:
+        raise ExperimentError(f"seed must be a whole number in 0..2^63-1 (as for innosim run), "
+                              f"got {master!r}")
     return value
 
 

@@ -161,7 +161,9 @@ class ResultStore:
             raise ExperimentError(f"{self.manifest_path} is unreadable: {exc}") from None
 
     def create(self, manifest: dict, runs: pd.DataFrame) -> None:
-        if self.out.exists() and any(self.out.iterdir()):
+        from .outdir import _HOUSEKEEPING
+
+        if self.out.exists() and any(not _HOUSEKEEPING.match(p.name) for p in self.out.iterdir()):
             if self.manifest_path.exists():
                 raise ExperimentError(f"{self.out} already holds results; use --resume to continue "
                                       "them or choose another --out")

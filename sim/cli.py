@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -49,18 +48,27 @@ def _number(kind):
 
 
 def cmd_run(args) -> int:
-    from sim.indicators import INDICATORS, STALE_BASELINE_NOTE, TARGETS
-
     sc = load_scenario(args.scenario)
     reps = check_run_option("replications", args.replications if args.replications is not None else sc.run.replications, "option --")
     scale = check_run_option("scale", args.scale if args.scale is not None else sc.run.scale, "option --")
     seed = check_run_option("seed", args.seed if args.seed is not None else sc.run.seed, "option --")
-    out = Path(args.out) if args.out else Path("results") / sc.name
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: exists and is not a folder")
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    if args.workers is not None and not 1 <= args.workers <= 1024:
+        raise UsageError(f"--workers must be between 1 and 1024, got {args.workers}")
+    from experiments.outdir import OutputFolder, default_out
+    out = Path(args.out) if args.out else default_out(sc.name)
+    from experiments.validity import check_share
+    args.tolerate_invalid = check_share("--tolerate-invalid", args.tolerate_invalid)
     seeds = derive_seeds(seed, reps)
+    with OutputFolder(out, "run", design_hash("run", [sc], seeds, scale, args.posterior),
+                      overwrite=args.overwrite, resume=args.resume) as folder:
+        print_notes(folder)
+        return _run_into(folder, args, sc, reps, scale, seed, seeds)
+
+
+def _run_into(folder, args, sc, reps, scale, seed, seeds) -> int:
+    from sim.indicators import INDICATORS, STALE_BASELINE_NOTE, TARGETS
+
+    out = folder.path
     t0 = time.perf_counter()
     show = sys.stderr.isatty() and reps > 1
 
@@ -69,27 +77,53 @@ def cmd_run(args) -> int:
             print(f"\r  replication {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
 
     from experiments.compare import run_paired
+    from experiments.validity import INVALID_EXIT, exceeds, summary_line
     from experiments.posterior import load_posterior, posterior_note
     posterior = load_posterior(args.posterior) if args.posterior else None
     results = run_paired([sc], seeds, scale, args.workers, progress, posterior, seed)[0]
     elapsed = time.perf_counter() - t0
     years = results[0].years
-    table = summarise(results, TARGETS)
+    invalid = invalid_replications(results)
+    valid = [r for i, r in enumerate(results) if i not in invalid]
+    table = summarise(valid, TARGETS)
     print(f"scenario {sc.name}: {reps} replications, scale {scale:g}, master seed {seed} ({elapsed:.1f} s)")
     print(posterior_note(posterior))
+    if invalid:
+        print(f"{len(invalid)} of {reps} replications are INVALID (NaN/inf) and excluded from the table:")
+        for i, why in list(invalid.items())[:5]:
+            print(f"  replication {i} (seed {results[i].seed}): {why}")
     print(format_table(table))
     print(STALE_BASELINE_NOTE)
     cal = results[0].calibration
     if cal.get("hightech_revenue_bridge", 1.0) != 1.0:
         print(f"T3: simulated certified firms' 2015 revenue is bridged to the assumed 2015 level "
               f"(factor {cal['hightech_revenue_bridge']:.2f}); growth is the model's.")
-    write_outputs(out, sc, results, seeds, seed, scale, table, years, INDICATORS, TARGETS, elapsed,
-                  posterior.provenance(reps, seed) if posterior else None)
-    print(f"wrote {out}/indicators.parquet, summary.csv, manifest.json and {len(TARGETS)} plots")
+    write_outputs(folder, sc, results, seeds, seed, scale, table, years, INDICATORS, TARGETS, elapsed,
+                  posterior.provenance(reps, seed) if posterior else None, invalid)
+    print(f"wrote {out}/indicators.parquet, summary.csv, manifest.json and "
+          f"{len(TARGETS) if valid else 0} plots")
+    if invalid:
+        print("innosim: " + summary_line(len(invalid), reps, args.tolerate_invalid, "replications"),
+              file=sys.stderr)
+        if exceeds(len(invalid), reps, args.tolerate_invalid):
+            return INVALID_EXIT
     return 0
 
 
+def invalid_replications(results) -> dict[int, str]:
+    """Replication index -> reason, for runs with a NaN/inf indicator (experiments.validity)."""
+    from experiments.validity import reason_of
+    out = {}
+    for i, r in enumerate(results):
+        names = list(r.indicators)
+        why = reason_of(np.array([r.indicators[k] for k in names], dtype=float), r.years, names)
+        if why is not None:
+            out[i] = why
+    return out
+
+
 def summarise(results, targets) -> list[dict]:
+    """The target table over ``results`` (the valid replications; NaN when there are none)."""
     from sim.indicators import COMPANIONS
     rows = []
     pairs = [(tid, t) for tid, t in targets.items()]
@@ -97,11 +131,16 @@ def summarise(results, targets) -> list[dict]:
     for tid, t in pairs:
         v2015 = np.array([r.value(t.indicator, 2015) for r in results])
         v2020 = np.array([r.value(t.indicator, 2020) for r in results])
+        some = len(v2020) > 0
         rows.append({
-            "target": tid, "indicator": t.indicator, "value_2015": float(np.median(v2015)),
-            "median_2020": float(np.median(v2020)), "p05_2020": float(np.percentile(v2020, 5)),
-            "p95_2020": float(np.percentile(v2020, 95)), "target_2020": t.threshold,
-            "share_reaching": float(np.mean(v2020 >= t.threshold)),
+            "target": tid, "indicator": t.indicator,
+            "value_2015": float(np.median(v2015)) if some else float("nan"),
+            "median_2020": float(np.median(v2020)) if some else float("nan"),
+            "p05_2020": float(np.percentile(v2020, 5)) if some else float("nan"),
+            "p95_2020": float(np.percentile(v2020, 95)) if some else float("nan"),
+            "target_2020": t.threshold,
+            "share_reaching": float(np.mean(v2020 >= t.threshold)) if some else float("nan"),
+            "n_valid": len(v2020),
         })
     return rows
 
@@ -122,24 +161,38 @@ def format_table(rows) -> str:
     lines = [head, "-" * len(head)]
     for r in rows:
         band = f"{fmt_number(r['median_2020'])} [{fmt_number(r['p05_2020'])}, {fmt_number(r['p95_2020'])}]"
+        share = fmt_number(r['share_reaching']) if not np.isfinite(r['share_reaching']) else f"{r['share_reaching']:.2f}"
         lines.append(f"{r['target']:6} {r['indicator']:32} {fmt_number(r['value_2015']):>10} {band:>30} "
-                     f"{fmt_number(r['target_2020']):>10} {r['share_reaching']:>9.2f}")
+                     f"{fmt_number(r['target_2020']):>10} {share:>9}")
     return "\n".join(lines)
 
 
-@contextlib.contextmanager
-def staged_output(out: Path):
-    """Yield a temporary folder beside ``out``; on success move its files into ``out``.
+def design_hash(kind: str, scenarios, seeds, scale, posterior=None) -> str:
+    """What determines a run/compare folder's results: scenarios, seeds, scale, posterior, code."""
+    import hashlib
 
-    Nothing is written to ``out`` if the body raises, so no half-written output remains.
-    """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    from experiments.model import sim_code_digest
+    blob = json.dumps({"kind": kind, "scenarios": [s.digest() for s in scenarios],
+                       "seeds": [int(x) for x in seeds], "scale": float(scale),
+                       "posterior": None if posterior is None else str(Path(posterior).resolve()),
+                       "code": sim_code_digest()}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def print_notes(folder) -> None:
+    for note in folder.notes:
+        print(f"innosim: note: {note}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def staged_output(folder):
+    """Yield a staging folder inside the (locked) output folder; on success replace the
+    folder's contents with it (manifest last). If the body raises nothing in the folder
+    changes; a staging folder left by a killed process is removed by the next command."""
+    tmp = folder.staging()
     try:
         yield tmp
-        out.mkdir(parents=True, exist_ok=True)
-        for item in sorted(tmp.iterdir()):
-            os.replace(item, out / item.name)
+        folder.commit(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -151,19 +204,21 @@ def pyplot():
     return plt
 
 
-def write_outputs(out: Path, sc, results, seeds, master, scale, table, years, indicators, targets, elapsed,
-                  posterior: dict | None = None) -> None:
+def write_outputs(folder, sc, results, seeds, master, scale, table, years, indicators, targets, elapsed,
+                  posterior: dict | None = None, invalid=None) -> None:
     import pandas as pd
 
     plt = pyplot()
-    with staged_output(out) as tmp:
+    with staged_output(folder) as tmp:
         recs = [(i, r.seed, y, name, v) for i, r in enumerate(results) for (y, name, v) in r.rows()]
         df = pd.DataFrame(recs, columns=["replication", "seed", "year", "indicator", "value"])
         df.to_parquet(tmp / "indicators.parquet", index=False)
         pd.DataFrame(table).to_csv(tmp / "summary.csv", index=False)
-        for tid, t in targets.items():
+        invalid = invalid or {}
+        valid = [r for i, r in enumerate(results) if i not in invalid]
+        for tid, t in (targets.items() if valid else ()):
             fig, ax = plt.subplots(figsize=(6, 3.6))
-            paths = np.array([r.indicators[t.indicator] for r in results])
+            paths = np.array([r.indicators[t.indicator] for r in valid])
             for row in paths:
                 ax.plot(years, row, color="0.7", lw=0.6)
             ax.plot(years, np.median(paths, axis=0), color="C0", lw=2, label="median")
@@ -177,10 +232,13 @@ def write_outputs(out: Path, sc, results, seeds, master, scale, table, years, in
             fig.savefig(tmp / f"{tid}_{t.indicator}.png", dpi=90)
             plt.close(fig)
         manifest = {
+            "kind": "run", "design_hash": folder.design_hash,
             "command": "run", "scenario": sc.name, "scenario_file": sc.path, "scenario_digest": sc.digest(),
             "master_seed": master, "seeds": seeds, "replications": len(seeds), "scale": scale,
             "elapsed_s": round(elapsed, 3), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "calibration": results[0].calibration, "posterior": posterior,
+            "invalid_replications": [{"replication": i, "seed": results[i].seed, "reason": why}
+                                     for i, why in invalid.items()],
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
 
@@ -197,7 +255,28 @@ def cmd_levers(args) -> int:
             md = f.metadata
             print(f"  {f.name:30} default {md['default']:<8g} {md['unit']}  ({md['doc']}; allowed {md['low']:g}..{md['high']:g})")
         print()
+    from sim.bounds import allowed_ranges
+    from sim.params import InitialConditions, Parameters, data_entries
+    ranges = allowed_ranges()
+    for section, kind, what in (("parameters", Parameters, "behavioural parameters (sim/data/parameters.toml)"),
+                                ("initial", InitialConditions, "2015 initial values (sim/data/initial_2015.toml)")):
+        print(f"[{section}]  {what}; one allowed range per key, the same in files, with_values, --factor and --levels")
+        for key, e in data_entries(kind).items():
+            b = ranges[f"{section}.{key}"]
+            unc = f"; uncertainty {e.range[0]:g}..{e.range[1]:g}" if e.range else ""
+            print(f"  {key:40} default {e.value:<10g} {e.unit[:50]}  (allowed {b.text()}{unc})")
+        print()
+    print("joint checks: tax rate x (1 + super-deduction) < 1 (user cost of R&D > 0), certified tax rate <= "
+          "standard rate, band_small_m_yuan < band_large_m_yuan, innovation_step_low < innovation_step_high, "
+          "vc_success_rate + vc_failure_rate <= 1, R&D totals that add up, a feasible firm-size distribution")
     return 0
+
+
+def add_folder_options(p) -> None:
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace whatever --out holds (the whole folder)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue (or redo) the same experiment in --out; refused for anything else")
 
 
 def cmd_scenarios(args) -> int:
@@ -248,6 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_number(int), metavar="W", help=WORKERS_HELP)
     from experiments.posterior import POSTERIOR_HELP
     p.add_argument("--posterior", metavar="DIR", help=POSTERIOR_HELP)
+    add_folder_options(p)
+    p.add_argument("--tolerate-invalid", type=_number(float), default=0.0, metavar="SHARE",
+                   help="exit 0 even if up to this share of replications is invalid (NaN/inf; "
+                        "default 0: any invalid replication gives exit status 3 after writing)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("levers", help="list every lever with its fields, units, defaults and ranges",
                        description="List every lever with its fields, units, defaults, allowed ranges, and "
@@ -290,6 +373,10 @@ def main(argv=None) -> int:
     except errors as exc:
         print(f"innosim: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
         return getattr(exc, "exit_code", 2)
+    except OSError as exc:  # the environment refused (disk full, permissions, ...): one line
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"innosim: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("innosim: interrupted", file=sys.stderr)
         return 130

@@ -168,6 +168,24 @@ def fill_rd(w, shape, rev, psi, total, cap_reported, cap_intensity=0.6):
                         "check sim/data/upper_tail_2015.toml against the segment totals")
     k = capped_level(w * cap, b / cap, total)
     return np.minimum(cap, k * b) / scale
+MIN_FREE_SHARE = 0.01  # non-bunching performers keep >= 1% of a segment's reported R&D (assumption)
+
+
+def free_rescale(total: float, fixed: float, free: float) -> float:
+    """Factor on the latent R&D of a segment's non-bunching performers in the 2015 notch
+    settlement: ``(total - fixed) / free`` so the segment's reported R&D equals ``total``.
+
+    ``fixed`` is what the certified bunchers report; it does not fall with their latent
+    R&D (they report at least their threshold). At very small scales a few heavily
+    weighted certified rows can report more than the whole segment (``fixed >= total``),
+    and the plain factor would turn negative (negative R&D and knowledge at set-up, NaN
+    later). Then the other performers keep ``MIN_FREE_SHARE`` of the total instead and the
+    segment overshoots its total by the least amount the drawn certified firms allow.
+    The factor is always positive.
+    """
+    if free <= 0.0:
+        return 1.0
+    return max(total - fixed, MIN_FREE_SHARE * total) / free
 
 
 def capped_level(w, b, target):
@@ -380,7 +398,7 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
             m = (seg == sg) & ~is_tail
             fixed = (w * (real + chi * relab))[m & (b | held)].sum()
             free = (w * (real + chi * relab))[m & ~b & ~held].sum()
-            r0[m & ~b & ~held] *= (total - fixed) / free
+            r0[m & ~b & ~held] *= free_rescale(total, fixed, free)
             held |= m & (r0 * (1 + chi * psi_i) > rd_cap)  # rescaled above the cap: held at it
     f.rd_real, f.relabel, f.buncher, f.rd_topup = settle(r0)
     psi0 = p.relabel_background

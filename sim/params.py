@@ -145,9 +145,6 @@ class Parameters:
     startup_rd_share: float
 
 
-#: Fields that may legitimately be negative.
-_MAY_BE_NEGATIVE = {"innovation_step_low"}
-
 _FILES = {InitialConditions: "initial_2015.toml", Parameters: "parameters.toml"}
 
 
@@ -171,15 +168,18 @@ def data_entries(kind: type) -> dict[str, DataEntry]:
 
 
 def _check(kind: type, key: str, value: Any) -> float | int:
+    """Type, finiteness and the key's one allowed range (``sim.bounds``); counts are rounded."""
+    from sim.bounds import allowed_ranges
+
     where = f"{'initial' if kind is InitialConditions else 'parameters'}.{key}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise DataError(f"{where}: expected a number, got {type(value).__name__} {value!r}")
     if not math.isfinite(value):
         raise DataError(f"{where}: must be finite, got {value!r}")
-    if value < 0 and key not in _MAY_BE_NEGATIVE:
-        raise DataError(f"{where}: must be >= 0, got {value:g}")
-    if ("share" in key or key.endswith("_rate")) and value > 1:
-        raise DataError(f"{where}: a share must be <= 1, got {value:g}")
+    b = allowed_ranges()[where]
+    if not b.contains(value):
+        raise DataError(f"{where}: {value:g} is outside its allowed range {b.text()} ({b.reason}; "
+                        "see `innosim levers`)")
     ftype = {f.name: f.type for f in dataclasses.fields(kind)}[key]
     if ftype in ("int", int):
         return int(round(value))

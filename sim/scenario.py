@@ -104,14 +104,13 @@ class Scenario:
         """Copy with factor values set. Lever factors become constants over 2016–2020."""
         where = f"{self.path or self.name}: "
         params, initial, levers = {}, {}, self.levers
-        ranges = {u.name: u for u in self.uncertainties}
         for key, value in values.items():
             section, rest = _split_key(key, self.path)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ScenarioError(f"{where}factor {key}: expected a finite number, got {value!r}")
-            u = ranges.get(key)
-            if u is not None and not (u.low - 1e-12 * max(1, abs(u.low)) <= value <= u.high + 1e-12 * max(1, abs(u.high))):
-                raise ScenarioError(f"{where}factor {key}: {value:g} is outside its range [{u.low:g}, {u.high:g}]")
+            # the one allowed range of the key is enforced below (build / the lever field), as
+            # for a TOML file; the scenario's uncertainty range is what experiments sweep by
+            # default, not a limit (--factor may widen it within the allowed range)
             if section == "parameters":
                 params[rest] = value
             elif section == "initial":
@@ -127,7 +126,9 @@ class Scenario:
             i = build(InitialConditions, {**dataclasses.asdict(self.initial), **initial}, where) if initial else self.initial
         except DataError as exc:
             raise ScenarioError(str(exc)) from None
-        return dataclasses.replace(self, parameters=p, initial=i, levers=levers)
+        out = dataclasses.replace(self, parameters=p, initial=i, levers=levers)
+        _check_joint(out, where + "with " + ", ".join(f"{k} = {v:g}" for k, v in values.items()) + ": ")
+        return out
 
     def canonical(self) -> dict[str, Any]:
         """Plain-data form of everything that affects results (for hashing and provenance)."""
@@ -173,12 +174,21 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 
+MAX_EXTENDS = 16  # a chain of `extends` deeper than this is refused (and cycles always)
+
+
 def _read_raw(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     """Read a scenario and everything it extends, merged (child wins)."""
+    if len(chain) > MAX_EXTENDS:
+        raise ScenarioError(f"{chain[0]}: scenario.extends chain is deeper than {MAX_EXTENDS} files")
     if path in chain:
         cycle = " -> ".join(p.name for p in (*chain, path))
         raise ScenarioError(f"{chain[0]}: scenario extends itself through a cycle: {cycle}")
-    if not path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise ScenarioError(f"{_shown(path)}: cannot read: {exc.strerror or exc}") from None
+    if not is_file:
         if chain:
             raise ScenarioError(f"{chain[-1]}: scenario.extends names a missing file {path}")
         raise ScenarioError(f"{path}: no such scenario file")
@@ -207,7 +217,13 @@ def _read_raw(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     if "extends" in meta:
         if not isinstance(meta["extends"], str):
             raise ScenarioError(f"{path}: scenario.extends must be a file name (string)")
-        parent = _read_raw((path.parent / meta["extends"]).resolve(), (*chain, path))
+        if "\0" in meta["extends"]:
+            raise ScenarioError(f"{path}: scenario.extends cannot contain a NUL byte")
+        try:
+            target = (path.parent / meta["extends"]).resolve()
+        except (OSError, RuntimeError) as exc:
+            raise ScenarioError(f"{path}: scenario.extends: cannot resolve: {exc}") from None
+        parent = _read_raw(target, (*chain, path))
         parent["scenario"].pop("description", None)
         raw = _merge(parent, raw)
         raw["scenario"].pop("extends", None)
@@ -260,11 +276,24 @@ def scenario_catalogue(local_dir: str | Path | None = "scenarios") -> list[dict[
     return rows
 
 
+def _shown(path) -> str:
+    text = str(path).replace("\0", "\\0")
+    return text if len(text) <= 200 else text[:100] + "..." + text[-60:]
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read, merge and validate a scenario file, or load a shipped scenario by name
     (``load_scenario("policy_2016_2020")``; the list: ``innosim scenarios``)."""
-    path = resolve_scenario_path(path)
-    raw = _read_raw(path.resolve(), ())
+    if "\0" in str(path):
+        raise ScenarioError(f"{_shown(path)}: a file name cannot contain a NUL byte")
+    try:
+        path = resolve_scenario_path(path)
+        resolved = path.resolve()
+    except OSError as exc:  # a name too long for the file system
+        raise ScenarioError(f"{_shown(path)}: cannot read: {exc.strerror or exc}") from None
+    except RuntimeError as exc:  # symlink loops
+        raise ScenarioError(f"{_shown(path)}: cannot resolve the path: {exc}") from None
+    raw = _read_raw(resolved, ())
     return scenario_from_dict(raw, str(path))
 
 
@@ -289,6 +318,7 @@ def scenario_from_dict(raw: dict[str, Any], where: str = "<scenario>") -> Scenar
         name=meta.get("name", "unnamed"), description=meta.get("description", ""), path=where,
         levers=levers, parameters=params, initial=initial, run=RunSettings(**settings),
     )
+    _check_joint(sc, f"{where}: ")
     unc = []
     for key, rng in raw.get("uncertainties", {}).items():
         section, rest = _split_key(key, where)
@@ -311,6 +341,15 @@ def scenario_from_dict(raw: dict[str, Any], where: str = "<scenario>") -> Scenar
         for bound in (lo, hi):  # each bound must itself be a valid value
             dataclasses.replace(sc, uncertainties=()).with_values({key: bound})
     return dataclasses.replace(sc, uncertainties=tuple(unc))
+
+
+def _check_joint(sc: "Scenario", where: str) -> None:
+    """Raise for the first combination of values that breaks the model (``sim.bounds``)."""
+    from sim.bounds import joint_problems
+
+    problems = joint_problems(sc.parameters, sc.initial, sc.levers)
+    if problems:
+        raise ScenarioError(f"{where}invalid combination: {problems[0]}")
 
 
 def check_run_option(key: str, value: Any, where: str) -> int | float:

@@ -175,13 +175,15 @@ def test_with_values_errors(values):
     assert "\n" not in str(e.value)
 
 
-def test_with_values_respects_uncertainty_range():
+def test_with_values_respects_the_one_allowed_range_not_the_uncertainty_range():
+    """Issue 8: the same bounds on every path; the uncertainty range is what experiments
+    sweep by default (--factor may widen it), the allowed range is the limit."""
     base = load_scenario(SCEN / "baseline.toml")
     u = {x.name: x for x in base.uncertainties}["parameters.rd_user_cost_elasticity"]
     base.with_values({u.name: u.low})
-    base.with_values({u.name: u.high})
-    with pytest.raises(ScenarioError, match="outside its range"):
-        base.with_values({u.name: u.high * 1.5})
+    base.with_values({u.name: u.high * 1.5})            # allowed: 0.39..2.34
+    with pytest.raises(ScenarioError, match="outside its allowed range 0.39..2.34"):
+        base.with_values({u.name: u.high * 2.5})
 
 
 def test_digest_tracks_values_only():
