@@ -12,8 +12,9 @@ The rule, unless a key is listed in ``OVERRIDES`` with its reason:
   ``[lo / 2, 2 hi]`` (a factor two beyond the plausible range on both sides);
 * a value without one may lie in ``[v / 2, 2 v]`` (the 2015 statistic within a factor
   two; counts of things that did not exist in 2015 in ``[0, 100]``);
-* shares and probabilities never leave ``[0, 1]``; a behavioural rate (``*_rate``) may
-  be 0, switching its mechanism off; counts are whole numbers.
+* shares and probabilities never leave ``[0, 1]``; a behavioural rate or arrival
+  intensity (``*_rate``, ``*_zeta``) may be 0, switching its mechanism off; counts are
+  whole numbers.
 
 The allowed range is wider than the uncertainty range experiments sweep by default; the
 model is tested to give finite, non-negative results at the corners of the uncertainty
@@ -79,8 +80,8 @@ def _rule(key: str, value: float, rng, integer: bool) -> tuple[float, float, str
     name = key.split(".", 1)[1]
     if "share" in name or name.endswith("_rate") or "probability" in name:
         high = min(high, 1.0)
-    if key.startswith("parameters.") and name.endswith("_rate"):
-        low, why = 0.0, why + "; a rate may be 0 (the mechanism switched off)"
+    if key.startswith("parameters.") and name.endswith(("_rate", "_zeta")):
+        low, why = 0.0, why + "; may be 0 (the mechanism switched off)"
     if integer:
         low, high = math.ceil(low), math.floor(high)
     return (low, high, why)

@@ -189,6 +189,11 @@ def staged_output(folder):
     """Yield a staging folder inside the (locked) output folder; on success replace the
     folder's contents with it (manifest last). If the body raises nothing in the folder
     changes; a staging folder left by a killed process is removed by the next command."""
+    if isinstance(folder, (str, Path)):  # a plain path: lock it and replace its contents
+        from experiments.outdir import OutputFolder
+        with OutputFolder(folder, "output", "", check_contents=False) as owned, staged_output(owned) as tmp:
+            yield tmp
+        return
     tmp = folder.staging()
     try:
         yield tmp
@@ -274,9 +279,9 @@ def cmd_levers(args) -> int:
 
 def add_folder_options(p) -> None:
     p.add_argument("--overwrite", action="store_true",
-                   help="replace whatever --out holds (the whole folder)")
+                   help="replace whatever --out holds, the whole folder (default: off)")
     p.add_argument("--resume", action="store_true",
-                   help="continue (or redo) the same experiment in --out; refused for anything else")
+                   help="continue (or redo) the same experiment in --out; refused for anything else (default: off)")
 
 
 def cmd_scenarios(args) -> int:
