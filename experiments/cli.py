@@ -347,6 +347,9 @@ def cmd_reach(args) -> int:
     _print_lever_rules(design, models[0])
     out = _run(args, design, models, "reach")
     _print_reach(out)
+    if hasattr(models[0], "scenario"):  # a scenario (not a builtin test function): say what T1 counts
+        from sim.indicators import t1_note
+        print(t1_note(models[0].scenario.parameters))
     return _invalid_status(args, out)
 
 

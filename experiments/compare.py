@@ -343,6 +343,8 @@ def _compare_into(folder, args, scs, reps, scale, seed, seeds) -> int:
     print(f"compare: {len(scs)} scenarios x {reps} shared seeds, scale {scale:g}, master seed {seed} ({elapsed:.1f} s)")
     print(posterior_note(posterior))
     print(format_comparison(res))
+    from sim.indicators import t1_note
+    print(t1_note(scs[0].parameters))
     from .validity import INVALID_EXIT, exceeds, summary_line
     n_bad = sum(len(v) for v in res["invalid"].values())
     for name, bad in res["invalid"].items():

@@ -66,7 +66,7 @@ def cmd_run(args) -> int:
 
 
 def _run_into(folder, args, sc, reps, scale, seed, seeds) -> int:
-    from sim.indicators import INDICATORS, STALE_BASELINE_NOTE, TARGETS
+    from sim.indicators import INDICATORS, STALE_BASELINE_NOTE, TARGETS, t1_note
 
     out = folder.path
     t0 = time.perf_counter()
@@ -94,6 +94,7 @@ def _run_into(folder, args, sc, reps, scale, seed, seeds) -> int:
             print(f"  replication {i} (seed {results[i].seed}): {why}")
     print(format_table(table))
     print(STALE_BASELINE_NOTE)
+    print(t1_note(sc.parameters))
     cal = results[0].calibration
     if cal.get("hightech_revenue_bridge", 1.0) != 1.0:
         print(f"T3: simulated certified firms' 2015 revenue is bridged to the assumed 2015 level "

@@ -104,6 +104,14 @@ COMPANIONS: dict[str, TargetSpec] = {
     "T5": TargetSpec("T5real", "rd_intensity_industry_real_pct", 1.1, "industrial real R&D intensity 1.1% (no relabelling)"),
 }
 
+
+def t1_note(p) -> str:
+    """One line saying what T1 counts (printed under the target tables)."""
+    return (f"T1: mainland firms in the world top 100 by R&D spend (reported R&D >= "
+            f"{p.leading_firm_rd_bn_yuan:g} bn yuan in the 2015 sources, +{100 * p.leading_firm_threshold_growth:g}%/yr "
+            f"after); 3 in 2015 (Huawei, PetroChina, Alibaba).")
+
+
 STALE_BASELINE_NOTE = ("T5: the plan's 0.77% baseline is the 2012 value; the model starts from the "
                        "2015 bulletin's 0.90%.")
 
