@@ -190,3 +190,10 @@ def test_leading_firm_programme_acts_on_the_tail(t1_base):
     assert len(led) == 20 and np.all(led >= m.cal.tail_start)
     d = t1_2020({"levers.programmes.leading_quota": 20.0, "levers.programmes.leading_support": 0.5}) - t1_base
     assert d.mean() > 0 and d.mean() > 2 * d.std(ddof=1) / np.sqrt(len(d)), d
+
+
+def test_t1_note_states_the_scenario_threshold():
+    from sim.indicators import t1_note
+    p = Scenario(name="t").with_values({"parameters.leading_firm_rd_bn_yuan": 9.0,
+                                         "parameters.leading_firm_threshold_growth": 0.04}).parameters
+    assert "reported R&D >= 9 bn yuan" in t1_note(p) and "+4%/yr" in t1_note(p)
