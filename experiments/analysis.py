@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.indicators import reached as target_reached
+
 from . import seeds as seedmod
 from .design import salib_problem
 from .errors import ExperimentError
@@ -111,7 +113,7 @@ def reachability(manifest: dict, runs: pd.DataFrame, ind: pd.DataFrame, conf: fl
             if sub.empty:
                 continue
             wide = sub.pivot(index="run_id", columns="year", values="value").loc[g["run_id"]]
-            hit = wide.to_numpy() >= t["threshold"]
+            hit = target_reached(wide.to_numpy(), t["threshold"], t.get("direction", "at_least"))
             n = hit.shape[0]
             k = int(hit[:, -1].sum())
             ever = hit.any(axis=1)

@@ -125,16 +125,18 @@ def compare(scenarios, seeds, scale, workers=None, progress=None, posterior=None
         keep = np.array([i not in invalid[scenarios[0].name] and i not in invalid[sc.name]
                          for i in range(len(seeds))], dtype=bool)
         for tid, t in targets:
-            a = np.array([r.value(t.indicator, 2020) for r in ref])[keep]
-            b = np.array([r.value(t.indicator, 2020) for r in res])[keep]
+            if t.year not in ref[0].years:
+                continue  # the run ends before the target year
+            a = np.array([r.value(t.indicator, t.year) for r in ref])[keep]
+            b = np.array([r.value(t.indicator, t.year) for r in res])[keep]
             some = bool(keep.any())
             d = paired_diff(b, a) if some else PairedDiff(float("nan"), float("nan"), float("nan"), 0)
             rows.append({"scenario": sc.name, "target": tid, "indicator": t.indicator,
                          "reference_2020": float(a.mean()) if some else float("nan"),
                          "scenario_2020": float(b.mean()) if some else float("nan"),
                          "diff": d.mean, "ci_low": d.low, "ci_high": d.high,
-                         "p_reach_reference": float(np.mean(a >= t.threshold)) if some else float("nan"),
-                         "p_reach_scenario": float(np.mean(b >= t.threshold)) if some else float("nan"),
+                         "p_reach_reference": float(np.mean(t.reached(a))) if some else float("nan"),
+                         "p_reach_scenario": float(np.mean(t.reached(b))) if some else float("nan"),
                          "n_pairs": int(keep.sum()), "n_pairs_invalid": int((~keep).sum())})
     fiscal = []
     for sc, res_all in zip(scenarios[1:], results[1:]):

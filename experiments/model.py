@@ -48,16 +48,18 @@ class Factor:
 
 @dataclass(frozen=True)
 class Target:
-    """Target ``id``: reached iff ``indicator >= threshold`` (as ``sim.indicators.TargetSpec``)."""
+    """Target ``id``: reached by ``sim.indicators.reached`` (``indicator >= threshold`` for
+    direction ``at_least``, as ``sim.indicators.TargetSpec``)."""
 
     id: str
     indicator: str
     threshold: float
     label: str = ""
+    direction: str = "at_least"
 
     def as_dict(self) -> dict:
         return {"id": self.id, "indicator": self.indicator, "threshold": self.threshold,
-                "label": self.label}
+                "label": self.label, "direction": self.direction}
 
 
 @runtime_checkable
@@ -246,7 +248,7 @@ class SimModelFunction:
     def targets(self) -> dict[str, Target]:
         from sim.indicators import TARGETS
 
-        return {t.id: Target(t.id, t.indicator, float(t.threshold), getattr(t, "label", ""))
+        return {t.id: Target(t.id, t.indicator, float(t.threshold), t.label, t.direction)
                 for t in TARGETS.values()}
 
     def indicator_meta(self) -> dict[str, dict]:

@@ -130,8 +130,8 @@ def summarise(results, targets) -> list[dict]:
     pairs = [(tid, t) for tid, t in targets.items()]
     pairs = [p for tid, t in pairs for p in ((tid, t), *((c.id, c) for c in [COMPANIONS.get(tid)] if c))]
     for tid, t in pairs:
-        v2015 = np.array([r.value(t.indicator, 2015) for r in results])
-        v2020 = np.array([r.value(t.indicator, 2020) for r in results])
+        v2015 = np.array([r.indicators[t.indicator][0] for r in results])   # the start year
+        v2020 = np.array([r.value(t.indicator, t.year) if t.year in r.years else np.nan for r in results])
         some = len(v2020) > 0
         rows.append({
             "target": tid, "indicator": t.indicator,
@@ -140,7 +140,7 @@ def summarise(results, targets) -> list[dict]:
             "p05_2020": float(np.percentile(v2020, 5)) if some else float("nan"),
             "p95_2020": float(np.percentile(v2020, 95)) if some else float("nan"),
             "target_2020": t.threshold,
-            "share_reaching": float(np.mean(v2020 >= t.threshold)) if some else float("nan"),
+            "share_reaching": float(np.mean(t.reached(v2020))) if some else float("nan"),
             "n_valid": len(v2020),
         })
     return rows
@@ -230,7 +230,7 @@ def write_outputs(folder, sc, results, seeds, master, scale, table, years, indic
             ax.plot(years, np.median(paths, axis=0), color="C0", lw=2, label="median")
             ax.fill_between(years, np.percentile(paths, 5, axis=0), np.percentile(paths, 95, axis=0),
                             color="C0", alpha=0.2, label="5-95%")
-            ax.axhline(t.threshold, color="C3", ls="--", label=f"2020 target {t.threshold:g}")
+            ax.axhline(t.threshold, color="C3", ls="--", label=f"{t.year} target {t.threshold:g}")
             ax.set_title(f"{tid}: {t.label}", fontsize=9)
             ax.set_ylabel(indicators[t.indicator].unit)
             ax.legend(fontsize=7)

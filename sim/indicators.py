@@ -35,12 +35,24 @@ class IndicatorSpec:
     description: str
 
 
+def reached(values, threshold: float, direction: str = "at_least"):
+    """The one "reached" rule: ``value >= threshold`` (direction ``at_least``) or
+    ``value <= threshold`` (``at_most``), elementwise; NaN never reaches."""
+    v = np.asarray(values, dtype=float)
+    return v >= threshold if direction == "at_least" else v <= threshold
+
+
 @dataclass(frozen=True)
 class TargetSpec:
     id: str
     indicator: str
     threshold: float
     label: str
+    year: int = 2020              # the plan's target year
+    direction: str = "at_least"   # reached when the indicator is at least (at most) the threshold
+
+    def reached(self, values):
+        return reached(values, self.threshold, self.direction)
 
 
 _SPECS = [
@@ -128,15 +140,29 @@ def leading_firm_count(f, p, year: int) -> float:
     return float((f.weight * (f.alive & (rep >= leading_firm_threshold(p, year)))).sum())
 
 
+class YearFlows:
+    """Running sums of the current year's flows, kept by the model's schedule (the
+    quarter's flows from the working record, and each quarter's annual-rate flows / 4)."""
+
+    def __init__(self):
+        self.sums = dict.fromkeys(("grants", "pct", "turnover", "vc", "spinoffs"), 0.0)
+        self.rates: dict[str, float] = {}
+
+    def add_quarter(self, q, rates: dict[str, float]) -> None:
+        for k in self.sums:
+            self.sums[k] += getattr(q, k)
+        for k, v in rates.items():
+            self.rates[k] = self.rates.get(k, 0.0) + v / 4.0
+
+
 class Recorder:
-    """Accumulates quarterly flows and writes one value per indicator per year."""
+    """Writes one value per indicator per year. Reading the model is its only contact with
+    it: the recorder changes nothing but its own record (the schedule starts new years)."""
 
     def __init__(self, model):
         self.m = model
         self.years: list[int] = []
         self.values: dict[str, list[float]] = {k: [] for k in INDICATORS}
-        self._flows = dict.fromkeys(("grants", "pct", "turnover", "vc", "spinoffs"), 0.0)
-        self._rates: dict[str, float] = {}
         self.ht_bridge = 1.0  # T3 level bridge: assumed 2015 high-tech revenue / simulated (see module doc)
 
     # state read at any time --------------------------------------------------------
@@ -201,18 +227,7 @@ class Recorder:
             "tax_revenue_no_levers_bn_yuan": np.nan, "audit_recoveries_bn_yuan": np.nan,
             "vc_investment_bn_yuan": np.nan, "academic_spinoffs": np.nan,
         })
-        self._store(2015, snap)
-
-    def accumulate_quarter(self) -> None:
-        m = self.m
-        self._flows["grants"] += m.q_grants
-        self._flows["pct"] += m.q_pct
-        self._flows["turnover"] += m.q_turnover
-        self._flows["vc"] += m.q_vc
-        self._flows["spinoffs"] += m.q_spinoffs
-        m.q_vc = m.q_spinoffs = 0.0
-        for k, v in self.flow_rates().items():
-            self._rates[k] = self._rates.get(k, 0.0) + v / 4.0
+        self._store(m.start_year, snap)
 
     def flow_rates(self) -> dict[str, float]:
         """Annual-rate flows this quarter (their yearly average is the year's flow)."""
@@ -231,20 +246,20 @@ class Recorder:
             "industrial_revenue_tn_yuan": float(wi @ f.revenue) / 1e6,
         }
 
-    def close_year(self, year: int) -> None:
+    def record_year(self, year: int, flows: YearFlows, acc: dict[str, float]) -> None:
+        """Record ``year`` from the state, the year's ``flows`` and the fiscal accounts ``acc``."""
         snap = self.snapshot()
         # annual flows are the year's average rates (R&D, revenue) or quarterly sums
-        for k, v in self._rates.items():
+        for k, v in flows.rates.items():
             snap[k] = v
         snap["enterprise_rd_share_pct"] = 100.0 * snap["enterprise_rd_bn_yuan"] / snap["national_rd_bn_yuan"]
         snap["rd_intensity_industry_pct"] = 100.0 * snap["industrial_rd_bn_yuan"] * 1e3 / (snap["industrial_revenue_tn_yuan"] * 1e6)
         # real T5 on the same footing as T5 (the year's flows), not the year-end state
         snap["rd_intensity_industry_real_pct"] = 100.0 * snap.pop("industrial_rd_real_bn_yuan") * 1e3 / (
             snap["industrial_revenue_tn_yuan"] * 1e6)
-        acc = self.m.government.close_year()
         snap.update({
-            "pct_applications": self._flows["pct"],
-            "tech_contract_turnover_bn_yuan": self._flows["turnover"] / 1e3,
+            "pct_applications": flows.sums["pct"],
+            "tech_contract_turnover_bn_yuan": flows.sums["turnover"] / 1e3,
             "tax_expenditure_deduction_bn_yuan": acc["tax_exp_deduction"],
             "tax_expenditure_hightech_bn_yuan": acc["tax_exp_hightech"],
             "tax_expenditure_depreciation_bn_yuan": acc["tax_exp_depreciation"],
@@ -256,13 +271,11 @@ class Recorder:
             "tax_revenue_bn_yuan": acc["tax_revenue"],
             "tax_revenue_no_levers_bn_yuan": acc["tax_no_levers"],
             "audit_recoveries_bn_yuan": acc["audit_recoveries"],
-            "vc_investment_bn_yuan": self._flows["vc"] / 1e3,
-            "academic_spinoffs": self._flows["spinoffs"],
+            "vc_investment_bn_yuan": flows.sums["vc"] / 1e3,
+            "academic_spinoffs": flows.sums["spinoffs"],
         })
         snap["public_cost_bn_yuan"] = snap["tax_expenditure_rd_bn_yuan"] + snap["budget_outlays_bn_yuan"]
         self._store(year, snap)
-        self._flows = dict.fromkeys(self._flows, 0.0)
-        self._rates = {}
 
     def _store(self, year: int, snap: dict[str, float]) -> None:
         snap["hightech_revenue_tn_yuan"] = snap["hightech_revenue_model_tn_yuan"] * self.ht_bridge

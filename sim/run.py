@@ -46,7 +46,7 @@ class Result:
         return df
 
     def to_wide(self):
-        """Wide pandas DataFrame: index ``year`` (2015..2020), one column per indicator."""
+        """Wide pandas DataFrame: index ``year`` (the horizon, default 2015..2020), one column per indicator."""
         import pandas as pd
 
         return pd.DataFrame({k: np.asarray(v, float) for k, v in self.indicators.items()},
@@ -54,7 +54,7 @@ class Result:
 
 
 def run(scenario: Scenario | str, seed: int = 0, scale: float | None = None) -> Result:
-    """Simulate 2015 -> 2020 once and return the annual indicators.
+    """Simulate the scenario's horizon (default 2015 -> 2020) once and return the annual indicators.
 
     ``scenario`` is a :class:`Scenario` or the name of a shipped scenario."""
     if isinstance(scenario, str):

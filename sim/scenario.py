@@ -25,6 +25,8 @@ A scenario is a TOML file::
     replications = 20
     scale = 0.01
     seed = 20151231
+    start_year = 2015                   # horizon (sim/horizon.py): initial-state year ...
+    end_year = 2020                     # ... and last simulated year
 
 An extending scenario starts from its parent and overrides single keys (tables merge
 key by key; uncertainties and run settings merge too). Every error is a one-line
@@ -41,11 +43,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from sim.horizon import DEFAULT_END, DEFAULT_START, Horizon, HorizonError
 from sim.params import DataError, InitialConditions, Parameters, build, data_entries
 from sim.policies import LEVER_CLASSES, LeverError, Levers
 
 TOP_KEYS = {"scenario", "levers", "parameters", "initial", "uncertainties", "run"}
-RUN_KEYS = {"replications": int, "scale": float, "seed": int}
+RUN_KEYS = {"replications": int, "scale": float, "seed": int, "start_year": int, "end_year": int}
 MAX_SCALE = 1.0
 MIN_SCALE = 1e-4
 
@@ -74,6 +77,8 @@ class RunSettings:
     replications: int = DEFAULT_REPLICATIONS
     scale: float = DEFAULT_SCALE
     seed: int = DEFAULT_SEED
+    start_year: int = DEFAULT_START   # year of the initial state
+    end_year: int = DEFAULT_END       # last simulated year
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,8 @@ class Scenario:
         d.pop("path")
         d.pop("description")
         d.pop("run")
+        if (self.run.start_year, self.run.end_year) != (DEFAULT_START, DEFAULT_END):
+            d["horizon"] = [self.run.start_year, self.run.end_year]  # default omitted: digests stay comparable
         return d
 
     def digest(self) -> str:
@@ -319,6 +326,10 @@ def scenario_from_dict(raw: dict[str, Any], where: str = "<scenario>") -> Scenar
         levers=levers, parameters=params, initial=initial, run=RunSettings(**settings),
     )
     _check_joint(sc, f"{where}: ")
+    try:
+        Horizon(sc.run.start_year, sc.run.end_year).check(levers)
+    except HorizonError as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
     unc = []
     for key, rng in raw.get("uncertainties", {}).items():
         section, rest = _split_key(key, where)
@@ -353,7 +364,11 @@ def _check_joint(sc: "Scenario", where: str) -> None:
 
 
 def check_run_option(key: str, value: Any, where: str) -> int | float:
-    """Validate replications / scale / seed from a file or the command line."""
+    """Validate replications / scale / seed / start_year / end_year from a file or the command line."""
+    if key in ("start_year", "end_year"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ScenarioError(f"{where}{key}: expected a whole year, got {value!r}")
+        return value
     if key in ("replications", "seed"):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ScenarioError(f"{where}{key}: expected a whole number, got {value!r}")

@@ -2,7 +2,7 @@
 and programme outlays, and runs the designation programmes.
 
 One Mesa agent. Its accounts are running totals for the current year (billion yuan);
-the model moves them into the annual record at each year end. The designation rules are
+the recorder reads them at each year end and the schedule then starts a new year. The designation rules are
 pure functions of the firm arrays (ranked by real R&D, quotas in real firms); the agent
 applies them once a year (``run_programmes``) and in 2015 (``designate_2015``).
 """
@@ -83,11 +83,9 @@ class GovernmentAgent(mesa.Agent):
         """Add to a fiscal account for the current year (billion yuan)."""
         self.accounts[account] += amount_bn
 
-    def close_year(self) -> dict[str, float]:
-        """Return this year's accounts and start a new year."""
-        out = dict(self.accounts)
+    def new_year(self) -> None:
+        """Start the accounts of a new year (the schedule calls this after recording)."""
         self.accounts = dict.fromkeys(ACCOUNTS, 0.0)
-        return out
 
     def designate_2015(self, f: F.FirmState, ic, p, rng) -> None:
         """The 2015 designations: pilot firms, alliance members and cluster pilots (plan)."""

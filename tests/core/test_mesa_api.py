@@ -9,7 +9,9 @@ import pytest
 
 from sim import INDICATORS, InnovationModel, load_scenario, run
 from sim.agents.firms import SEGMENTS, FirmAgent
-from sim.model import SAMPLE_PER_SEGMENT, STEPS
+from sim.model import SAMPLE_PER_SEGMENT
+
+STEPS = 20  # quarters of the default horizon 2015-2020
 from sim.scenario import ScenarioError, scenario_catalogue, shipped_scenarios
 
 

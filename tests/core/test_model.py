@@ -7,7 +7,7 @@ import pytest
 
 from sim.agents import firms as F
 from sim.agents.vc import guided_capital
-from sim.model import DT, STEPS, InnovationModel
+from sim.model import DT, InnovationModel
 from sim.run import run
 from sim.scenario import Scenario, load_scenario
 
@@ -93,7 +93,7 @@ def stepped(request):
     f = m.firms
     gap0 = vc_totals(m)[1] - float((f.weight * f.vc_invested * f.vc_backed).sum())
     firm_invested0 = float((f.weight * f.vc_invested).sum())
-    while m.quarter < STEPS:
+    while m.quarter < m.n_quarters:
         inflow += quarter_inflow(m)
         dead_before = ~m.firms.alive.copy()
         m.step()
@@ -124,7 +124,7 @@ def stepped(request):
 
 
 def test_state_checks_every_step(stepped):
-    assert stepped["checks"] == STEPS == 20
+    assert stepped["checks"] == stepped["model"].n_quarters == 20
     assert stepped["model"].recorder.years == [2015, 2016, 2017, 2018, 2019, 2020]
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.model import STEPS, InnovationModel
+from sim.model import InnovationModel
 from sim.params import InitialConditions, Parameters, data_entries
 from sim.scenario import load_scenario
 
@@ -30,7 +30,7 @@ def points():
 def test_runs_with_invariants_across_the_box(scenario, name, values):
     sc = load_scenario(ROOT / "scenarios" / f"{scenario}.toml").with_values(values)
     m = InnovationModel(sc, seed=5, scale=0.005)
-    while m.quarter < STEPS:
+    while m.quarter < m.n_quarters:
         m.step()
         m.firms.check(), m.orgs.check(), m.funds.check()
     for k, v in m.recorder.as_arrays().items():

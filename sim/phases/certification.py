@@ -1,0 +1,25 @@
+"""High-tech certification phase (InnoCom): expiry, renewal and new certificates.
+
+Levers read: ``hightech`` (through the quarter's tax context).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from sim.phases import Quarter
+
+
+def certify_hightech(m, q: Quarter) -> None:
+    """Expiry and renewal of certificates; eligible firms apply at ``hightech_apply_rate``."""
+    f, c, p, rng = m.firms, q.tax, m.p, q.streams["certify_hightech"]
+    rep = f.rd_real + f.relabel
+    staff_ok = p.st_staff_ratio * f.rd_staff / f.employees >= c.staff_share
+    ip_ok = f.core_ip | (f.patents > 0) | (c.ip_required < 0.5)
+    meets = f.alive & (rep >= c.threshold * f.revenue) & staff_ok & ip_ok
+    expired = f.hightech & (f.ht_expiry <= q.index)
+    renew = expired & meets
+    f.hightech &= ~(expired & ~meets)
+    apply = ~f.hightech & f.ht_aware & meets & (rng.random(f.n) < p.hightech_apply_rate)
+    f.hightech |= apply
+    validity = int(round(c.validity_years * 4))
+    f.ht_expiry = np.where(renew | apply, q.index + validity, f.ht_expiry)

@@ -1,0 +1,74 @@
+"""Market phases: the technology market (contracts, academic sales, innovation vouchers)
+and the talent market (researcher mobility, hiring, retirement, entry).
+
+Levers read: ``talent.transfer_share`` / ``part_time``, ``vouchers``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from sim.agents import firms as F
+from sim.agents.academia import academic_sales, researcher_flows
+from sim.phases import DT, Quarter
+
+
+def trade_technology(m, q: Quarter) -> None:
+    """Technology contracts: firm purchases, academic sales, innovation vouchers."""
+    f, o, p, lv, yr = m.firms, m.orgs, m.p, m.levers, q.year
+    purchases = F.tech_purchases(f.rd_real, m.cal.chi, p.tech_purchase_elasticity, f.absorptive)
+    firm_part = float((f.weight * purchases * f.alive).sum())
+    demand = float((f.weight * f.rd_real).sum()) / m.ref.firm_rd0
+    o.rd = o.rd * (1.0 + p.nominal_growth * DT)  # appropriations follow nominal growth
+    o.tech_stock = (1.0 - p.knowledge_depreciation * DT) * o.tech_stock + o.rd * DT
+    o.sales = academic_sales(o.tech_stock, o.tech_stock0, m.ref.org_sales0, lv.talent.transfer_share.at(yr),
+                             0.5, p.academic_transfer_elasticity, demand)
+    academic = float((o.weight * o.sales).sum())
+    vouchers = use_vouchers(m, q)
+    q.turnover = (firm_part + academic + vouchers) * DT
+
+
+def use_vouchers(m, q: Quarter) -> float:
+    """Vouchers buy academic services for SMEs; non-performers start R&D. Returns turnover
+    (million yuan per year)."""
+    vo, yr, rng = m.levers.vouchers, q.year, q.streams["trade_technology"]
+    budget = vo.budget_bn_yuan.at(yr) * 1e3
+    if budget <= 0:
+        return 0.0
+    f = m.firms
+    m.government.book("outlay_vouchers", budget * DT / 1e3)
+    per = vo.voucher_m_yuan.at(yr)
+    n_real = budget * DT / per
+    sme = np.flatnonzero(f.alive & (f.revenue <= 200.0) & (f.segment != F.STARTUP))
+    if len(sme) == 0:
+        return budget / (1.0 - vo.cofinance_share.at(yr))
+    share = min(1.0, n_real / float(f.weight[sme].sum()))
+    got = sme[rng.random(len(sme)) < share]
+    start = got[f.rd_base[got] == 0]
+    f.rd_base[start] = 0.005
+    f.claims[start] = rng.random(len(start)) < m.p.deduction_takeup
+    return budget / (1.0 - vo.cofinance_share.at(yr))
+
+
+def move_researchers(m, q: Quarter) -> None:
+    """Academic researchers to firms (part-time posts), hiring, retirement, entry."""
+    f, o, p, lv = m.firms, m.orgs, m.p, m.levers
+    moved, retired, entered = researcher_flows(o.researchers, p.mobility_rate, lv.talent.part_time.at(q.year),
+                                               p.researcher_retirement_rate, p.researcher_inflow_rate)
+    o.researchers = o.researchers - moved - retired + entered
+    total_moved = float((o.weight * moved).sum())
+    rd_w = f.weight * f.rd_real * f.alive
+    per_firm = np.where(rd_w > 0, total_moved * f.rd_real / max(rd_w.sum(), 1e-12), 0.0)
+    f.rd_staff = f.rd_staff + per_firm
+    f.absorptive = (f.absorptive * (1.0 - p.knowledge_depreciation * DT)
+                    + p.mobility_absorptive_gain * per_firm / np.maximum(f.rd_staff, 1.0))
+    target = f.rd_real / m.cal.cost_fte
+    f_retired = p.researcher_retirement_rate * f.rd_staff * DT
+    f.rd_staff = f.rd_staff - f_retired
+    hired = np.maximum(target - f.rd_staff, 0.0)
+    laid_off = np.maximum(f.rd_staff - target, 0.0) * DT
+    f.rd_staff = f.rd_staff + hired - laid_off
+    led = m.researcher_ledger
+    led["hired"] += float((f.weight * hired).sum())
+    led["entered"] += float((o.weight * entered).sum())
+    led["retired"] += float((o.weight * retired).sum() + (f.weight * f_retired).sum())
+    led["laid_off"] += float((f.weight * laid_off).sum())
