@@ -148,10 +148,21 @@ class Parameters:
 _FILES = {InitialConditions: "initial_2015.toml", Parameters: "parameters.toml"}
 
 
+def data_file(kind: type, year: int | None = None) -> str:
+    """Data file of ``kind``; initial conditions exist per start year (``initial_<year>.toml``)."""
+    if kind is InitialConditions and year is not None:
+        return f"initial_{int(year)}.toml"
+    return _FILES[kind]
+
+
 @lru_cache(maxsize=None)
-def data_entries(kind: type) -> dict[str, DataEntry]:
-    """Read a data file once per process (read-only cache) and check it against ``kind``."""
-    fname = _FILES[kind]
+def data_entries(kind: type, year: int | None = None) -> dict[str, DataEntry]:
+    """Read a data file once per process (read-only cache) and check it against ``kind``.
+
+    ``year`` selects the initial state of that year (default: 2015's)."""
+    fname = data_file(kind, year)
+    if not resources.files("sim.data").joinpath(fname).is_file():
+        raise DataError(f"sim/data/{fname}: no initial state for {year}")
     raw = tomllib.loads(resources.files("sim.data").joinpath(fname).read_text(encoding="utf-8"))
     names = {f.name for f in dataclasses.fields(kind)}
     if set(raw) != names:
@@ -186,9 +197,10 @@ def _check(kind: type, key: str, value: Any) -> float | int:
     return float(value)
 
 
-def build(kind: type, overrides: dict[str, Any] | None = None, where: str = ""):
-    """Build ``kind`` from its data file with ``overrides`` (unknown keys are errors)."""
-    entries = data_entries(kind)
+def build(kind: type, overrides: dict[str, Any] | None = None, where: str = "", year: int | None = None):
+    """Build ``kind`` from its data file (initial state: of ``year``) with ``overrides``
+    (unknown keys are errors)."""
+    entries = data_entries(kind, year)
     overrides = overrides or {}
     unknown = sorted(set(overrides) - set(entries))
     if unknown:
