@@ -264,11 +264,30 @@ def empty_firms(n: int) -> F.FirmState:
     )
 
 
+def scale_upper_tail(tail: UpperTail, ic: InitialConditions) -> UpperTail:
+    """The upper tail at the start year's aggregates (training window, docs/ODD.md):
+
+        R&D_i = R&D_i,2015 * E / E_2015,  Y_i = Y_i,2015 * Y / Y_2015,  PCT_i = PCT_i,2015 * P / P_2015
+
+    with E enterprise R&D, Y industrial revenue and P PCT applications of ``ic`` against the
+    2015 data (``initial_2015.toml``): the 2015 micro-structure scaled back. Identity at 2015."""
+    from dataclasses import replace
+
+    from sim.params import data_entries
+    d15 = data_entries(InitialConditions)
+    f_rd = ic.enterprise_rd_bn_yuan / d15["enterprise_rd_bn_yuan"].value
+    f_y = ic.industrial_revenue_tn_yuan / d15["industrial_revenue_tn_yuan"].value
+    f_p = ic.pct_applications / d15["pct_applications"].value
+    if f_rd == f_y == f_p == 1.0:
+        return tail
+    return replace(tail, rd_reported=tail.rd_reported * f_rd, revenue=tail.revenue * f_y, pct=tail.pct * f_p)
+
+
 def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, levers, scale: float):
     """Return (firms, orgs, funds, calibration, uc0) for 2015 at ``scale``."""
 
     # ---------------------------------------------------------------- revenue and weights
-    tail = build_upper_tail(rng, load_upper_tail(), ic.largest_firm_revenue_tn_yuan * 1e6)
+    tail = scale_upper_tail(build_upper_tail(rng, load_upper_tail(), ic.largest_firm_revenue_tn_yuan * 1e6), ic)
     ic_rest = carve_upper_tail(ic, tail)
     parts = {s: _segment_revenue(rng, s, ic_rest, scale) for s in ("industrial", "service", "startup")}
     alpha = parts["industrial"][2]

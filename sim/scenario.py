@@ -310,7 +310,9 @@ def scenario_from_dict(raw: dict[str, Any], where: str = "<scenario>") -> Scenar
     try:
         levers = Levers().updated(raw.get("levers", {}), "levers")
         params = build(Parameters, raw.get("parameters", {}))
-        initial = build(InitialConditions, raw.get("initial", {}))
+        start = raw.get("run", {}).get("start_year", DEFAULT_START)
+        start = start if isinstance(start, int) and not isinstance(start, bool) else DEFAULT_START
+        initial = build(InitialConditions, raw.get("initial", {}), year=start if start != DEFAULT_START else None)
     except (LeverError, DataError) as exc:
         raise ScenarioError(f"{where}: {exc}") from None
     run = raw.get("run", {})
@@ -337,7 +339,8 @@ def scenario_from_dict(raw: dict[str, Any], where: str = "<scenario>") -> Scenar
             if section == "levers":
                 raise ScenarioError(f"{where}: uncertainties.{key}: levers have no data range; give [low, high]")
             kind = Parameters if section == "parameters" else InitialConditions
-            entry = data_entries(kind)[rest]
+            year = sc.run.start_year if kind is InitialConditions and sc.run.start_year != DEFAULT_START else None
+            entry = data_entries(kind, year)[rest] if year else data_entries(kind)[rest]
             if entry.range is None:
                 raise ScenarioError(f"{where}: uncertainties.{key}: sim/data gives no range for it; give [low, high]")
             lo, hi = entry.range

@@ -1,0 +1,61 @@
+"""The training window: a shipped scenario from the end-2008 state to 2015 under the
+window's policy, scored against the shipped history (validate) and usable by calibrate."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim.cli import main
+from sim.initial_state import scale_upper_tail
+from sim.params import InitialConditions, build
+from sim.run import run
+from sim.scenario import load_scenario
+from sim.upper_tail import UpperTail
+
+ROOT = Path(__file__).resolve().parents[2]
+WINDOW = str(ROOT / "scenarios" / "window_2008_2015.toml")
+
+
+def test_window_scenario_starts_from_the_2008_state_and_ends_in_2015():
+    sc = load_scenario(WINDOW)
+    assert (sc.run.start_year, sc.run.end_year) == (2008, 2015)
+    assert sc.initial == build(InitialConditions, year=2008)
+    res = run(sc, seed=1, scale=0.003)
+    assert res.years == tuple(range(2008, 2016))
+    assert res.value("industrial_rd_bn_yuan", 2008) == pytest.approx(307.3, rel=1e-6)
+    assert res.value("rd_intensity_industry_pct", 2008) == pytest.approx(0.61, abs=0.005)
+    assert res.value("national_rd_bn_yuan", 2008) == pytest.approx(461.6, rel=1e-3)
+    assert res.value("tech_contract_turnover_bn_yuan", 2008) == 266.5
+    assert res.value("industrial_rd_performer_share_pct", 2008) == pytest.approx(6.5, abs=0.5)
+    # observed nominal demand growth over the window: revenue more than doubles by 2015
+    assert res.value("industrial_revenue_tn_yuan", 2015) / res.value("industrial_revenue_tn_yuan", 2008) > 1.9
+
+
+def test_upper_tail_is_scaled_to_the_start_year_and_untouched_in_2015():
+    t = UpperTail(["a", ""], np.array([100.0, 10.0]), np.array([1000.0, 200.0]), np.array([0, 0], np.int8),
+                  np.array([1, 2]), np.array([0, 1]), np.array([5.0, np.nan]))
+    assert scale_upper_tail(t, build(InitialConditions)) is t
+    s = scale_upper_tail(t, build(InitialConditions, year=2008))
+    assert s.rd_reported == pytest.approx([100.0 * 338.2 / 1088.0, 10.0 * 338.2 / 1088.0])
+    assert s.revenue == pytest.approx([1000.0 * 50.4 / 111.0, 200.0 * 50.4 / 111.0])
+    assert s.pct[0] == pytest.approx(5.0 * 6089 / 29800) and np.isnan(s.pct[1])
+
+
+def test_validate_and_calibrate_on_the_shipped_history(tmp_path, capsys):
+    rc = main(["validate", "--scenario", WINDOW, "--replications", "2", "--scale", "0.003", "--base-year", "2012",
+               "--out", str(tmp_path / "v")])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    doc = json.loads((tmp_path / "v" / "validation.json").read_text())
+    t5 = next(s for s in doc["series"] if s["series"] == "industrial_rd_intensity")
+    assert t5["years"] == [2013, 2014, 2015] and t5["trend_fit_years"] == [2008, 2009, 2011, 2012]
+    assert doc["summary"]["ratio"] is not None
+    pri = tmp_path / "p.toml"
+    pri.write_text('["parameters.rd_adjustment_speed"]\ndistribution = "uniform"\n')
+    rc = main(["calibrate", WINDOW, "--priors", str(pri), "--population", "4", "--generations", "1",
+               "--scale", "0.003", "--draws", "2", "--years", "2009-2012", "--out", str(tmp_path / "c")])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    man = json.loads((tmp_path / "c" / "manifest.json").read_text())
+    assert man["base_year"] == 2008 and {s["year"] for s in man["statistics"]} <= {2009, 2010, 2011, 2012}
