@@ -32,7 +32,7 @@ from sim.phases.demography import exit_and_enter, grow_revenue, spin_off
 from sim.phases.innovation import innovate, patent
 from sim.phases.markets import move_researchers, trade_technology
 from sim.phases.programmes import designate
-from sim.phases.rd_tax import collect_taxes, decide_rd, notch_relabel_fraction, relabel_ratio, report_rd
+from sim.phases.rd_tax import collect_taxes, decide_rd, enter_rd, notch_relabel_fraction, relabel_ratio, report_rd
 from sim.phases.venture import finance_ventures
 from sim.policy_context import firm_tax_context
 from sim.scenario import Scenario
@@ -144,7 +144,8 @@ class InnovationModel(mesa.Model):
             return
         self.quarter += 1
         q = self.open_quarter()
-        # firms set R&D budgets and report them
+        # firms enter R&D, set R&D budgets and report them
+        enter_rd(self, q)
         decide_rd(self, q)
         report_rd(self, q)
         certify_hightech(self, q)

@@ -143,6 +143,8 @@ class Parameters:
     alliance_firms: int
     startup_burn_rate: float
     startup_rd_share: float
+    rd_entry_rate: float
+    rd_entry_intensity: float
 
 
 _FILES = {InitialConditions: "initial_2015.toml", Parameters: "parameters.toml"}

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from sim.horizon import DEFAULT_END, DEFAULT_START, Horizon, HorizonError
+from sim.horizon import DEFAULT_END, DEFAULT_START, Horizon, HorizonError, initial_state_years
 from sim.params import DataError, InitialConditions, Parameters, build, data_entries
 from sim.policies import LEVER_CLASSES, LeverError, Levers
 
@@ -312,7 +312,9 @@ def scenario_from_dict(raw: dict[str, Any], where: str = "<scenario>") -> Scenar
         params = build(Parameters, raw.get("parameters", {}))
         start = raw.get("run", {}).get("start_year", DEFAULT_START)
         start = start if isinstance(start, int) and not isinstance(start, bool) else DEFAULT_START
-        initial = build(InitialConditions, raw.get("initial", {}), year=start if start != DEFAULT_START else None)
+        # the initial state of the start year (the horizon check below rejects a year without one)
+        year = start if start != DEFAULT_START and start in initial_state_years() else None
+        initial = build(InitialConditions, raw.get("initial", {}), year=year)
     except (LeverError, DataError) as exc:
         raise ScenarioError(f"{where}: {exc}") from None
     run = raw.get("run", {})

@@ -18,6 +18,7 @@ The schedule (``InnovationModel.step``) lists the phases in ODD order:
 ===================  ==========================  ===========================================
 phase                module                      reads / writes
 ===================  ==========================  ===========================================
+enter_rd             ``rd_tax``                  entry into R&D (non-performers start)
 decide_rd            ``rd_tax``                  desired R&D, the notch (top-ups)
 report_rd            ``rd_tax``                  relabelling, audits
 certify_hightech     ``certification``           high-tech certificates
@@ -44,7 +45,7 @@ from sim.policy_context import TaxContext
 
 DT = 0.25  # years per step (one quarter)
 
-PHASES = ("decide_rd", "report_rd", "certify_hightech", "innovate", "patent", "trade_technology",
+PHASES = ("enter_rd", "decide_rd", "report_rd", "certify_hightech", "innovate", "patent", "trade_technology",
           "move_researchers", "spin_off", "finance_ventures", "grow_revenue", "collect_taxes",
           "exit_and_enter", "designate")
 

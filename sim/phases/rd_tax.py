@@ -23,6 +23,18 @@ def notch_relabel_fraction(m, tax) -> float:
     return min(1.0, m.p.notch_relabel_fraction * (1.0 - tax.audit) / (1.0 - m.ref.audit0))
 
 
+def enter_rd(m, q: Quarter) -> None:
+    """Entry into R&D: each living industrial or service firm without R&D starts R&D with
+    probability ``F.rd_entry_probability(rd_entry_rate, DT)``; an entrant's desired real
+    intensity becomes ``rd_entry_intensity`` (``decide_rd`` then adjusts toward it)."""
+    p, f = m.p, m.firms
+    if p.rd_entry_rate <= 0.0:
+        return
+    cand = np.flatnonzero(f.alive & (f.rd_base <= 0.0) & (f.segment != F.STARTUP))
+    hit = cand[q.streams["enter_rd"].random(len(cand)) < F.rd_entry_probability(p.rd_entry_rate, DT)]
+    f.rd_base[hit] = p.rd_entry_intensity
+
+
 def decide_rd(m, q: Quarter) -> None:
     """Desired real R&D from the user cost, support and the notch; partial adjustment."""
     f, p, c, lv, yr = m.firms, m.p, q.tax, m.levers, q.year

@@ -111,7 +111,7 @@ def test_horizon_is_a_run_setting(end):
 @pytest.mark.parametrize("run, msg", [
     ({"start_year": 2015, "end_year": 2015}, "start < end"),
     ({"end_year": 2099}, "start < end"),
-    ({"start_year": 2010}, "no initial state for that year"),
+    ({"start_year": 2011}, "no initial state for that year"),
     ({"start_year": "2015"}, "expected a whole year"),
 ])
 def test_invalid_horizon_is_a_one_line_error(run, msg):

@@ -59,3 +59,18 @@ def test_validate_and_calibrate_on_the_shipped_history(tmp_path, capsys):
     assert rc == 0, cap.err
     man = json.loads((tmp_path / "c" / "manifest.json").read_text())
     assert man["base_year"] == 2008 and {s["year"] for s in man["statistics"]} <= {2009, 2010, 2011, 2012}
+
+
+def test_entry_into_rd_rule_and_its_effect_on_the_window():
+    from sim.agents.firms import rd_entry_probability
+    assert rd_entry_probability(0.0, 0.25) == 0.0
+    assert rd_entry_probability(0.021, 0.25) == pytest.approx(1 - np.exp(-0.00525))
+    sc = load_scenario(WINDOW)
+    share = {}
+    for lam in (0.0, 0.021):
+        r = run(sc.with_values({"parameters.rd_entry_rate": lam}), seed=3, scale=0.003)
+        share[lam] = [r.value("industrial_rd_performer_share_pct", y) for y in (2008, 2015)]
+    # without entry the share stays at 2008's 6.5% (within a point); at the hazard implied by
+    # the window (0.021 a year) it roughly triples, as observed (6.5% -> 19.2%)
+    assert abs(share[0.0][1] - share[0.0][0]) < 1.0
+    assert 15.0 < share[0.021][1] < 24.0
