@@ -92,6 +92,13 @@ def allowed_ranges() -> dict[str, Bound]:
     """``parameters.KEY`` / ``initial.KEY`` -> its one allowed range."""
     from sim.params import InitialConditions, Parameters, data_entries
 
+    from importlib import resources
+
+    # initial values: the rule applied to every shipped initial state (2015 and the start
+    # years of other horizons, e.g. initial_2008.toml of the training window), widest bound
+    years = [None] + sorted(int(p.name[8:12]) for p in resources.files("sim.data").iterdir()
+                            if p.name.startswith("initial_") and p.name[8:12].isdigit()
+                            and p.name != "initial_2015.toml")
     out = {}
     for kind, section in ((Parameters, "parameters"), (InitialConditions, "initial")):
         types = {f.name: f.type for f in dataclasses.fields(kind)}
@@ -99,6 +106,13 @@ def allowed_ranges() -> dict[str, Bound]:
             key = f"{section}.{name}"
             integer = types[name] in ("int", int)
             lo, hi, why = _rule(key, float(e.value), e.range, integer)
+            if kind is InitialConditions:
+                for y in years[1:]:
+                    ey = data_entries(kind, y)[name]
+                    lo_y, hi_y, _ = _rule(key, float(ey.value), ey.range, integer)
+                    if lo_y < lo or hi_y > hi:
+                        lo, hi = min(lo, lo_y), max(hi, hi_y)
+                        why = why + f" (or the {y} start value's)" if "start value" not in why else why
             out[key] = Bound(float(lo), float(hi), integer, why)
     return out
 
