@@ -348,7 +348,11 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
 
     # ---------------------------------------------------------------- patents and IP
     kk = f.knowledge ** p.patent_knowledge_elasticity
-    stock_rate = ic.enterprise_invention_patents_valid / (w * kk).sum()
+    # the 518,000 are a mid-2015 count; the model starts at the end of 2015: half a year of
+    # grants net of lapses more (issue 11 #7)
+    valid_end_2015 = ic.enterprise_invention_patents_valid + 0.5 * (
+        ic.enterprise_invention_grants - p.patent_lapse_rate * ic.enterprise_invention_patents_valid)
+    stock_rate = valid_end_2015 / (w * kk).sum()
     f.patents = rng.poisson(stock_rate * kk).astype(float)
     f.core_ip = (f.patents > 0) | (perform & (rng.random(n) < 0.7))
 
