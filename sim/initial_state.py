@@ -34,7 +34,6 @@ from sim.upper_tail import UpperTail, build_upper_tail, load_upper_tail
 TOP_INDUSTRIAL = 300
 TOP_SERVICE = 100
 SETTLE_ITERATIONS = 12  # alternations of the 2015 notch settlement (totals then exact to ~1e-7)
-KNOWLEDGE_BASE_SHARE = 0.01  # embodied knowledge of a going concern, share of revenue (assumption)
 MIN_ROWS = {"industrial": 200, "service": 300, "startup": 200, "org": 20, "fund": 10}
 
 
@@ -431,7 +430,7 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     f.rd_staff = f.rd_real / cost_fte
     f.knowledge = f.rd_real / (p.knowledge_depreciation + p.nominal_growth)
     f.knowledge0 = f.knowledge.copy()
-    f.knowledge_base = KNOWLEDGE_BASE_SHARE * rev
+    f.knowledge_base = p.knowledge_base_share * rev
     # cash: start-ups hold what finances their R&D (financed_rd), others a tenth of revenue
     f.cash = np.where(seg == F.STARTUP, f.rd_real / (p.startup_burn_rate * p.startup_rd_share), 0.1 * rev)
 

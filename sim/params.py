@@ -111,6 +111,14 @@ class Parameters:
     nominal_growth: float
     revenue_noise: float
     margin_reversion: float
+    frontier_sd: float
+    entrant_rd_intensity: float
+    voucher_rd_intensity: float
+    knowledge_base_share: float
+    vc_follow_on_milestone: float
+    vc_follow_on_size: float
+    vc_max_age: float
+    vc_private_age_preference: float
     patent_knowledge_elasticity: float
     patent_lapse_rate: float
     pct_size_elasticity: float

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from sim.agents import firms as F
-from sim.initial_state import KNOWLEDGE_BASE_SHARE, empty_firms
+from sim.initial_state import empty_firms
 from sim.phases import DT, Quarter
 
 
@@ -115,7 +115,7 @@ def new_startups(m, rng, k: int, quality_shift: float) -> F.FirmState:
     new.cash[:] = new.rd_real / (p.startup_burn_rate * p.startup_rd_share)  # founders' money
     new.knowledge[:] = new.rd_real / (p.knowledge_depreciation + p.nominal_growth)
     new.knowledge0[:] = new.knowledge
-    new.knowledge_base[:] = KNOWLEDGE_BASE_SHARE * new.revenue
+    new.knowledge_base[:] = p.knowledge_base_share * new.revenue
     new.rd_staff[:] = new.rd_real / m.cal.cost_fte
     new.claims[:] = rng.random(k) < p.deduction_takeup
     new.quality[:] = rng.standard_normal(k) + quality_shift
@@ -137,12 +137,12 @@ def entrants(m, rng, rows: np.ndarray) -> F.FirmState:
     new.margin[:] = ic.industrial_profit_margin
     # service firms perform R&D by definition (the segment is R&D-performing firms)
     perform = (new.segment == F.SERVICE) | (rng.random(k) < ic.industrial_rd_performer_share)
-    new.rd_base[:] = np.where(perform, 0.02, 0.0)
+    new.rd_base[:] = np.where(perform, p.entrant_rd_intensity, 0.0)
     new.rd_real[:] = new.rd_base * new.revenue
     new.rd_intensity[:] = new.rd_base
     new.knowledge[:] = new.rd_real / (p.knowledge_depreciation + p.nominal_growth)
     new.knowledge0[:] = new.knowledge
-    new.knowledge_base[:] = KNOWLEDGE_BASE_SHARE * new.revenue
+    new.knowledge_base[:] = p.knowledge_base_share * new.revenue
     new.rd_staff[:] = new.rd_real / m.cal.cost_fte
     new.claims[:] = perform & (rng.random(k) < p.deduction_takeup)
     new.notch_margin[:] = rng.uniform(0, p.notch_margin, k)

@@ -11,13 +11,14 @@ from sim.agents import firms as F
 from sim.phases import DT, Quarter
 
 
-def sector_frontier(f: F.FirmState) -> np.ndarray:
-    """Sector frontier: weighted mean + 1.28 sd of technology level (about the 90th pct)."""
+def sector_frontier(f: F.FirmState, sd: float = 1.28) -> np.ndarray:
+    """Sector frontier: weighted mean + ``sd`` (``frontier_sd``, 1.28) s.d. of technology level
+    (about the 90th percentile)."""
     w = f.weight * f.alive
     sw = np.bincount(f.sector, w, F.N_SECTORS)
     mean = np.bincount(f.sector, w * f.tech_level, F.N_SECTORS) / np.maximum(sw, 1e-12)
     var = np.bincount(f.sector, w * f.tech_level**2, F.N_SECTORS) / np.maximum(sw, 1e-12) - mean**2
-    return mean + 1.28 * np.sqrt(np.maximum(var, 0.0))
+    return mean + sd * np.sqrt(np.maximum(var, 0.0))
 
 
 def innovate(m, q: Quarter) -> None:
@@ -41,7 +42,7 @@ def innovate(m, q: Quarter) -> None:
     commissioners = lv.talent.commissioners_k.at(yr) / (m.ic.st_commissioners / 1e3)
     capacity = np.minimum(1.0, effort / 2.0) + 0.1 * commissioners * sme + spill * designated
     imitate = np.flatnonzero(f.alive & (rng.random(n) < 1.0 - np.exp(-p.imitation_zeta * capacity * DT)))
-    frontier = sector_frontier(f)
+    frontier = sector_frontier(f, p.frontier_sd)
     f.tech_level[imitate] = F.imitation_level(f.tech_level[imitate], frontier[f.sector[imitate]],
                                               p.imitation_catch_up)
     q.prod_prev = f.productivity

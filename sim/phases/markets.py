@@ -44,7 +44,7 @@ def use_vouchers(m, q: Quarter) -> float:
     share = min(1.0, n_real / float(f.weight[sme].sum()))
     got = sme[rng.random(len(sme)) < share]
     start = got[f.rd_base[got] == 0]
-    f.rd_base[start] = 0.005
+    f.rd_base[start] = m.p.voucher_rd_intensity
     f.claims[start] = rng.random(len(start)) < m.p.deduction_takeup
     return budget / (1.0 - vo.cofinance_share.at(yr))
 

@@ -12,10 +12,6 @@ from sim.agents import firms as F
 from sim.agents.vc import exit_proceeds, guided_capital, screening_signal
 from sim.phases import DT, Quarter
 
-FOLLOW_ON_MILESTONE = 1.25  # productivity gain since the last round that unlocks the next stage (assumption)
-FOLLOW_ON_SIZE = 1.5        # follow-on round relative to the first round (assumption)
-VC_MAX_AGE = 8.0            # years; young technology service firms VC also finances (assumption)
-PRIVATE_AGE_PREFERENCE = 0.6  # signal units per year of age (to 5) private VC adds: track record (assumption)
 
 
 def finance_ventures(m, q: Quarter) -> None:
@@ -38,16 +34,16 @@ def finance_ventures(m, q: Quarter) -> None:
     early_budget = gf.stage_focus.at(yr) * float((v.weight * budget * v.guided).sum())
     free_budget = total_budget - early_budget
     # staged financing: follow-on rounds for backed firms past their milestone
-    follow = np.flatnonzero(f.alive & f.vc_backed & (f.productivity >= FOLLOW_ON_MILESTONE * f.vc_milestone))
+    follow = np.flatnonzero(f.alive & f.vc_backed & (f.productivity >= p.vc_follow_on_milestone * f.vc_milestone))
     if len(follow):
-        amount = FOLLOW_ON_SIZE * p.vc_round_m_yuan
+        amount = p.vc_follow_on_size * p.vc_round_m_yuan
         gain = f.productivity[follow] / f.vc_milestone[follow]
         follow = follow[np.argsort(-gain, kind="stable")]
         follow = affordable(m, follow[np.cumsum(f.weight[follow] * amount) <= free_budget], amount)
         invest(m, q, follow, amount)
         free_budget -= float(f.weight[follow].sum()) * amount
     # first rounds: screening on a noisy signal of quality
-    young_tech = (f.segment == F.STARTUP) | ((f.segment == F.SERVICE) & (f.age <= VC_MAX_AGE) & (f.revenue <= 200.0))
+    young_tech = (f.segment == F.STARTUP) | ((f.segment == F.SERVICE) & (f.age <= p.vc_max_age) & (f.revenue <= 200.0))
     cand = f.alive & young_tech & ~f.vc_backed & (f.vc_invested == 0)
     signal = np.full(f.n, -np.inf)
     ci = np.flatnonzero(cand)
@@ -55,7 +51,7 @@ def finance_ventures(m, q: Quarter) -> None:
     # earmarked guided money goes to the best early start-ups; the rest of the market
     # prefers firms with a track record (signal + age preference)
     chosen = top_by_signal(f, signal, cand & (f.age <= 2.0), early_budget, p.vc_round_m_yuan)
-    market = signal + PRIVATE_AGE_PREFERENCE * np.minimum(f.age, 5.0)
+    market = signal + p.vc_private_age_preference * np.minimum(f.age, 5.0)
     chosen |= top_by_signal(f, market, cand & ~chosen, free_budget, p.vc_round_m_yuan)
     # lead fund in proportion to funds' budgets; one uniform per row, so a row's lead fund
     # does not depend on which other rows are chosen (common random numbers across levers)
