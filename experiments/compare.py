@@ -110,7 +110,7 @@ def run_paired(scenarios, seeds, scale, workers: int | None = None, progress=Non
 
 def compare(scenarios, seeds, scale, workers=None, progress=None, posterior=None, master_seed=None) -> dict:
     """Paired differences of every target in 2020 and of public cost, against scenarios[0]."""
-    from sim.fiscal import POLICY_YEARS, net_budget_cost, paired_dynamic_ratio, paired_ratio
+    from sim.fiscal import POLICY_YEARS, net_budget_cost, paired_dynamic_ratio, paired_ratio, uncosted_levers
     from sim.indicators import COMPANIONS, TARGETS
 
     from sim.cli import invalid_replications
@@ -168,7 +168,8 @@ def compare(scenarios, seeds, scale, workers=None, progress=None, posterior=None
                        "extra_net_budget_cost_bn_yuan": d_net, "extra_net_budget_cost_ci_low": dn.low,
                        "extra_net_budget_cost_ci_high": dn.high, "real_rd_per_yuan_dynamic": dyn,
                        "dynamic_ratio_defined": bool(np.isfinite(n_lo)),
-                       "real_rd_per_yuan_dynamic_ci_low": n_lo, "real_rd_per_yuan_dynamic_ci_high": n_hi})
+                       "real_rd_per_yuan_dynamic_ci_low": n_lo, "real_rd_per_yuan_dynamic_ci_high": n_hi,
+                       "uncosted_levers": " ".join(uncosted_levers(sc, scenarios[0]))})
     return {"reference": scenarios[0].name, "rows": rows, "fiscal": fiscal,
             "invalid": {k: {str(i): why for i, why in v.items()} for k, v in invalid.items()},
             "n_runs": len(scenarios) * len(seeds),
@@ -201,6 +202,10 @@ def format_comparison(res: dict) -> str:
     lines.append("real R&D per yuan: additional real R&D / additional public cost (static tax expenditures + outlays), "
                  "2016-2020, with Fieller's 95% interval over the paired replications; 'not defined' where the "
                  "cost's interval spans 0. dynamic: per yuan of extra net budget cost (outlays - corporate tax collected).")
+    for r in res["fiscal"]:
+        if r.get("uncosted_levers"):
+            lines.append(f"{r['scenario']}: also changes levers without a modelled public cost ({r['uncosted_levers']}); "
+                         "its ratio credits their R&D to the costed levers")
     return "\n".join(lines)
 
 

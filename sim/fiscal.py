@@ -92,3 +92,17 @@ def paired_dynamic_ratio(with_results, without_results) -> tuple[float, float, f
     d_cost = np.mean([np.sum(net_budget_cost(a) - net_budget_cost(b)) for a, b in zip(with_results, without_results)])
     ratio = float(d_rd / d_cost) if abs(d_cost) > 1e-12 else float("nan")
     return ratio, float(d_rd), float(d_cost)
+
+
+def uncosted_levers(scenario, reference) -> list[str]:
+    """Lever families a scenario changes against ``reference`` that have no modelled public
+    cost (not in LEVER_COSTS): an effectiveness ratio of such a scenario credits their R&D
+    to the costed levers' spending (issue 11 #8)."""
+    import dataclasses
+    out = []
+    for fam in dataclasses.fields(scenario.levers):
+        if fam.name in LEVER_COSTS:
+            continue
+        if getattr(scenario.levers, fam.name) != getattr(reference.levers, fam.name):
+            out.append(fam.name)
+    return out

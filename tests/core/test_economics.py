@@ -295,3 +295,15 @@ def test_patent_stock_starts_at_the_end_of_2015():
     expectation; Poisson draws, 3 seeds, within 3%)."""
     vals = [run(Scenario(name="t"), s, SCALE).value("enterprise_invention_patents", 2015) for s in (0, 1, 2)]
     assert np.mean(vals) == approx(571600, rel=0.03)
+
+
+# ------------------------------------------------------------------ 8. other effectiveness ratios
+def test_uncosted_levers_are_named():
+    """plan_full changes levers without a modelled cost (talent, procurement, ...), so its
+    ratio is not a cost-effectiveness ratio of its spending; the deduction counterfactual
+    changes only a costed lever."""
+    from sim.fiscal import uncosted_levers
+    pol = load_scenario("scenarios/policy_2016_2020.toml")
+    assert uncosted_levers(load_scenario("scenarios/cf_no_deduction_increase.toml"), pol) == []
+    plan = uncosted_levers(load_scenario("scenarios/plan_full.toml"), pol)
+    assert plan and "super_deduction" not in plan and "vouchers" not in plan
