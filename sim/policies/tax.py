@@ -20,9 +20,10 @@ class SuperDeduction(Lever):
 
     name = "super_deduction"
     applied_at = "decide_rd, collect_taxes"
-    mechanism = ("extra deduction d lowers the user cost (1 - tau(1+d))/(1 - tau) of firms "
-                 "with taxable profit (loss-makers value it at loss_deduction_value); "
-                 "d = max(rate_all, rate_tech_sme if a tech SME, rate_manufacturing if industrial)")
+    mechanism = ("extra deduction d lowers the user cost (1 - tau v(1+d))/(1 - tau v) of claiming firms, "
+                 "v = 1 in a tax-paying position (else loss_deduction_value); "
+                 "d = max(rate_all, rate_tech_sme if a tech SME, rate_manufacturing if industrial); "
+                 "tax expenditure: Shapley share of T(no deduction, no high-tech rate) - T(actual)")
 
     rate_all: Schedule = lever_field(0.5, "share of reported R&D",
                                      "floor for every claiming firm; a firm gets the LARGEST rate it qualifies for, "
@@ -47,8 +48,8 @@ class HighTechCertification(Lever):
     name = "hightech"
     applied_at = "certify_hightech, decide_rd (notch), report_rd (audit), collect_taxes"
     mechanism = ("firms meeting the thresholds pay tax_rate instead of standard_tax_rate; "
-                 "firms just below a threshold bunch, partly by relabelling costs; audits "
-                 "deter relabelling")
+                 "firms just below a threshold bunch when the tax saved, (tau_std - tau_ht)(profit - d R), "
+                 "beats the cost, relabelling a share of the gap; audits recover a multiple of the tax saved")
 
     standard_tax_rate: Schedule = lever_field(0.25, "share of taxable profit", "corporate income tax rate", 0.0, 1.0)
     tax_rate: Schedule = lever_field(0.15, "share of taxable profit", "tax rate of certified firms", 0.0, 1.0)
