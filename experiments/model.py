@@ -246,10 +246,11 @@ class SimModelFunction:
         self._apply(values)
 
     def targets(self) -> dict[str, Target]:
-        from sim.indicators import TARGETS
+        from sim.indicators import COMPANIONS, TARGETS
 
-        return {t.id: Target(t.id, t.indicator, float(t.threshold), t.label, t.direction)
-                for t in TARGETS.values()}
+        # real T5 (relabelled costs excluded) is reported beside T5 (issue 11 #3)
+        specs = [c for t in TARGETS.values() for c in (t, COMPANIONS.get(t.id)) if c is not None]
+        return {t.id: Target(t.id, t.indicator, float(t.threshold), t.label, t.direction) for t in specs}
 
     def indicator_meta(self) -> dict[str, dict]:
         from sim.indicators import INDICATORS
