@@ -30,7 +30,7 @@ def scenario(tmp_path, body, name="s.toml"):
 
 
 CASES = [  # key, a value just outside its allowed range, a value inside it but outside the uncertainty range
-    ("parameters.rd_user_cost_elasticity", 2.5, 2.0),
+    ("parameters.rd_user_cost_elasticity", 3.0, 2.0),
     ("parameters.nominal_growth", -0.01, 0.12),
     ("initial.universities", 0, 1500),
     ("initial.industrial_firms", 10_000_000, 500_000),
