@@ -297,6 +297,18 @@ def cmd_scenarios(args) -> int:
     return 0
 
 
+def cmd_viz(args) -> int:
+    import importlib.util
+    import subprocess
+    missing = [n for n in ("solara", "networkx") if importlib.util.find_spec(n) is None]
+    if missing:
+        raise UsageError(f"viz needs {', '.join(missing)}: pip install -e '.[viz]'")
+    solara = Path(sys.executable).with_name("solara")
+    print(f"innosim viz: serving on http://{args.host}:{args.port}/ (Ctrl-C stops)")
+    return subprocess.call([str(solara), "run", "sim.viz", "--port", str(args.port), "--host", args.host,
+                            "--production"])
+
+
 def version_text() -> str:
     from importlib.metadata import PackageNotFoundError, version
     try:
@@ -347,6 +359,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", default="scenarios", metavar="DIR",
                    help="local folder to list as well (default: ./scenarios)")
     p.set_defaults(func=cmd_scenarios)
+    p = sub.add_parser("viz", help="start the interactive page (Mesa SolaraViz) in the browser",
+                       description="Serve the interactive page: choose a scenario, move lever sliders, step or "
+                                   "run, see T1-T9 against targets and the firms' R&D intensities. Needs the viz "
+                                   "extra (pip install -e '.[viz]').")
+    p.add_argument("--port", type=_number(int), default=8765, metavar="P", help="port (default 8765)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.set_defaults(func=cmd_viz)
     try:
         from experiments import cli as exp_cli
     except ImportError:
