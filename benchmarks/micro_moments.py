@@ -1,4 +1,4 @@
-"""Micro-moments of simulated firms beside the BRIEF §4/§5 targets, measured as the studies did.
+"""Micro-moments of simulated firms beside the SOURCES §4/§5 targets, measured as the studies did.
 
     python benchmarks/micro_moments.py [--seeds 6] [--scale 0.1]
 

@@ -118,8 +118,11 @@ def reach_plot(reach, adir) -> str | None:
     tids = sorted({t for g in reach["groups"] for t in g["targets"]})
     if not tids:
         return None
+    import re
+
     tids = sorted(tids, key=_tid_key)
-    labels = [g["label"] for g in reach["groups"]]
+    # short labels: lever and parameter keys by their field name (the full keys are in the table)
+    labels = [re.sub(r"\b(levers|parameters|initial)\.(\w+\.)?", "", g["label"]) for g in reach["groups"]]
     ncol = min(4, len(tids))
     nrow = -(-len(tids) // ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(2.6 * ncol + 2.5, (0.28 * len(labels) + 1.0) * nrow),

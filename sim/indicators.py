@@ -4,7 +4,7 @@ Operational definitions of the two targets the plan states loosely:
 
 * **T1** (innovative leading enterprises with world influence; "some firms in the global
   top-100 innovators"): number of mainland firms in the world top 100 by R&D spend, the
-  observable of the EU R&D Scoreboard 2015 and Strategy& 2015 (BRIEF §1): firms whose
+  observable of the EU R&D Scoreboard 2015 and Strategy& 2015 (SOURCES §1): firms whose
   reported R&D is at least the top-100 threshold ``leading_firm_threshold(year)`` =
   ``leading_firm_rd_bn_yuan * (1 + leading_firm_threshold_growth)^(year - 2015)`` (9.65 bn
   yuan in the 2015 sources, derived in ``sim/upper_tail.py``). 2015 value: 3 (Huawei,

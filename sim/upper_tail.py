@@ -2,7 +2,7 @@
 
 A size distribution fitted to averages has no upper tail, so T1 ("leading enterprises of
 world influence") cannot be measured on it. This module reads ``sim/data/upper_tail_2015.toml``
-(the evidence of BRIEF §1) and builds the mainland firms of the EU R&D Scoreboard 2015 as
+(the evidence of SOURCES §1) and builds the mainland firms of the EU R&D Scoreboard 2015 as
 individual rows: the firms the brief names at their published R&D and revenue, the rest
 synthetic on a rank-size law fitted to the same sources. ``sim/initial_state.py`` carves
 these rows out of the aggregates so the national 2015 totals are unchanged.

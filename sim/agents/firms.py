@@ -111,7 +111,7 @@ def user_cost(tax_rate, deduction, deduction_value, depreciation_gain=0.0):
     (equipment share times the present-value gain of faster write-off), which enters
     additively like the deduction. Expensed R&D under a pure profit tax has UC = 1.
     Source: Hall & Jorgenson user cost for expensed R&D (Bloom, Griffith & Van Reenen
-    2002); BRIEF §3 for the deduction rule.
+    2002); SOURCES §3 for the deduction rule.
     """
     tv = np.asarray(tax_rate) * np.asarray(deduction_value)
     return (1.0 - tv * (1.0 + np.asarray(deduction)) - tv * np.asarray(depreciation_gain)) / (1.0 - tv)
@@ -121,14 +121,14 @@ def desired_rd_intensity(base_intensity, uc, uc_2015, elasticity, support=0.0):
     """Desired real R&D intensity: ``s* = s0 * (UC / UC_2015)^(-eps) * (1 + support)``.
 
     ``s0`` is the firm's 2015 intensity (the 2015 state is a steady state under 2015
-    policy), ``eps`` the real-R&D user-cost elasticity (BRIEF §4: about 1.1), ``support``
+    policy), ``eps`` the real-R&D user-cost elasticity (SOURCES §4: about 1.1), ``support``
     any programme or assessment boost.
     """
     return base_intensity * (uc / uc_2015) ** (-elasticity) * (1.0 + support)
 
 
 def partial_adjustment(current, desired, speed):
-    """``x' = x + lambda (x* - x)`` per quarter (BRIEF §4: short- vs long-run elasticity).
+    """``x' = x + lambda (x* - x)`` per quarter (SOURCES §4: short- vs long-run elasticity).
 
     The model adjusts the R&D *intensity* (x = R/Y), so with revenue growing at g a quarter
     R&D settles at its desired intensity s*; adjusting the level instead would settle at
@@ -154,7 +154,7 @@ def financed_rd(cash, burn_rate, rd_share):
 def notch_topup(gap, relabel_fraction):
     """Real R&D a bunching firm adds at once: ``(1 - phi) * gap``. Crossing a threshold is
     a discrete budget decision shown in the year's accounts, so it is not smoothed by
-    partial adjustment; the rest of the gap is relabelled (Chen et al., BRIEF §4)."""
+    partial adjustment; the rest of the gap is relabelled (Chen et al., SOURCES §4)."""
     return (1.0 - relabel_fraction) * gap
 
 
@@ -165,7 +165,7 @@ def relabel_ratio(tax_saving, tax_saving_ref, psi0, elasticity, audit, audit_ref
     saved per reported yuan through the super-deduction (``tau * value * d``; ordinary
     expensing saves the same on relabelled and real costs), ``a`` the audit intensity, and
     ``psi0`` (``relabel_background``) the ratio at the 2015 incentive, an assumption: the
-    evidence locates relabelling at the certification notch (Chen et al., BRIEF §4), where
+    evidence locates relabelling at the certification notch (Chen et al., SOURCES §4), where
     bunching firms relabel a share phi of their gap (``notch_topup``). Firms with no tax
     saving relabel nothing.
     """
@@ -175,7 +175,7 @@ def relabel_ratio(tax_saving, tax_saving_ref, psi0, elasticity, audit, audit_ref
 
 
 def certification_threshold(revenue, small, medium, large, band_small, band_large):
-    """Reported-R&D-intensity test of high-tech certification by revenue band (BRIEF §3).
+    """Reported-R&D-intensity test of high-tech certification by revenue band (SOURCES §3).
 
     revenue < band_small: ``small``; band_small..band_large: ``medium``; above: ``large``.
     """
@@ -203,14 +203,14 @@ def notch_cost(gap, relabel_fraction, ht_rate, deduction, audit, penalty, tax_sa
     costs its after-tax price; a firm whose real R&D stays below the threshold (``caught``)
     is found by an audit (probability ``a`` a year) and repays ``penalty`` times the tax the
     certificate saved, ``S`` (back taxes and fine; the same amount ``report_rd`` books).
-    Chen et al. (BRIEF §4)."""
+    Chen et al. (SOURCES §4)."""
     real_cost = gap * (1.0 - relabel_fraction) * (1.0 - ht_rate * (1.0 + deduction))
     return real_cost + audit * penalty * tax_saved * caught
 
 
 def innovation_probability(effort, zeta, dt=0.25):
     """``P = 1 - exp(-zeta * effort * dt)`` per step of ``dt`` years (Dosi, Fagiolo &
-    Roventini 2010; BRIEF §4). ``effort`` is real R&D intensity in percent, scaled by
+    Roventini 2010; SOURCES §4). ``effort`` is real R&D intensity in percent, scaled by
     absorptive capacity and programme support."""
     return 1.0 - np.exp(-zeta * np.maximum(effort, 0.0) * dt)
 
@@ -234,7 +234,7 @@ def knowledge_update(stock, rd_real, depreciation, dt=0.25):
 
 def productivity(tech_level, knowledge, knowledge0, base, beta):
     """``phi = A * ((K + B) / (K_0 + B))^beta`` with beta from 'doubling R&D raises
-    productivity about 9%' (Chen et al., BRIEF §4); ``B`` is the knowledge any going
+    productivity about 9%' (Chen et al., SOURCES §4); ``B`` is the knowledge any going
     concern embodies, so firms without R&D keep their productivity."""
     return tech_level * ((knowledge + base) / (knowledge0 + base)) ** beta
 
@@ -258,7 +258,7 @@ def corporate_tax(profit, reported_rd, deduction, tax_rate, loss_cf, dt=0.25, ye
     last column the current year, to which a quarter's loss ``max(-q, 0)`` is added. At
     the year end the columns shift and the oldest expire, so a loss of year t offsets
     income of year t and the five years after it. Returns (tax, taxable, loss_cf').
-    BRIEF §3; EIT Law art. 18.
+    SOURCES §3; EIT Law art. 18.
     """
     cf = np.asarray(loss_cf, float)
     shape = cf.shape

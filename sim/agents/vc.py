@@ -41,14 +41,14 @@ def screening_signal(quality, noise_sd, z):
 
 
 def guided_capital(commitment, leverage, raised_share, profit_concession):
-    """New VC capital from guidance funds: ``G * L * min(1, s * (1 + c))`` (BRIEF §3: 43%
+    """New VC capital from guidance funds: ``G * L * min(1, s * (1 + c))`` (SOURCES §3: 43%
     of target sizes raised; profit concessions attract private LPs)."""
     return commitment * leverage * np.minimum(1.0, raised_share * (1.0 + profit_concession))
 
 
 def exit_proceeds(invested, multiple_median, z, sigma=1.0):
     """Proceeds of a successful exit: ``I * M * exp(sigma z)`` — lognormal with median
-    multiple ``M`` and mean ``M exp(sigma^2/2)``, skewed (BRIEF §4)."""
+    multiple ``M`` and mean ``M exp(sigma^2/2)``, skewed (SOURCES §4)."""
     return invested * multiple_median * np.exp(sigma * z)
 
 

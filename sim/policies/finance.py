@@ -15,7 +15,7 @@ class GuidanceFunds(Lever):
     """政府引导基金: government commitments leveraged into VC funds.
 
     New VC capital per year = commitment x leverage_target x raised share, where the
-    raised share is ``raised_share x (1 + profit_concession)`` capped at 1 (BRIEF §3: 43%
+    raised share is ``raised_share x (1 + profit_concession)`` capped at 1 (SOURCES §3: 43%
     of targets raised). ``stage_focus`` is the share of guided capital that must go to
     seed and early rounds (start-ups); the rest follows the private funds' screening.
     Defaults: the 2015 pace (about 4.2 bn yuan guided by the transformation fund).
@@ -32,7 +32,7 @@ class GuidanceFunds(Lever):
     sme_fund_bn_yuan: Schedule = lever_field(
         0.0, "billion yuan committed per year", "national SME development fund", 0.0, 1e4)
     leverage_target: Schedule = lever_field(4.0, "fund size / government commitment", "target leverage", 1.0, 50.0)
-    raised_share: Schedule = lever_field(0.43, "share of target raised", "BRIEF §3: 4.76 of 11 trillion", 0.0, 1.0)
+    raised_share: Schedule = lever_field(0.43, "share of target raised", "SOURCES §3: 4.76 of 11 trillion", 0.0, 1.0)
     profit_concession: Schedule = lever_field(0.0, "share of government profit ceded to private LPs",
                                               "raises the share of the target raised", 0.0, 1.0)
     stage_focus: Schedule = lever_field(0.5, "share of guided capital for early rounds", "stage focus", 0.0, 1.0)

@@ -15,7 +15,7 @@ from sim.policies.schedule import Lever, Schedule, lever_field
 class SuperDeduction(Lever):
     """研发费用加计扣除: extra deduction of reported R&D from taxable income.
 
-    Defaults are the 2015 rule (BRIEF §3): 50% for every eligible firm.
+    Defaults are the 2015 rule (SOURCES §3): 50% for every eligible firm.
     """
 
     name = "super_deduction"
@@ -41,7 +41,7 @@ class SuperDeduction(Lever):
 class HighTechCertification(Lever):
     """高新技术企业认定 (InnoCom): 15% tax for firms meeting R&D-intensity, staff and IP tests.
 
-    Defaults are the 2008 rules in force in 2015 (BRIEF §3): 6%/4%/3% by revenue band,
+    Defaults are the 2008 rules in force in 2015 (SOURCES §3): 6%/4%/3% by revenue band,
     30% S&T staff, core IP required, three-year validity.
     """
 

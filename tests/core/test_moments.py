@@ -1,5 +1,5 @@
 """The model's micro-moments, measured on simulated firms the way the studies measured
-real ones (benchmarks/micro_moments.py), hold BRIEF §4/§5 within +-25%.
+real ones (benchmarks/micro_moments.py), hold SOURCES §4/§5 within +-25%.
 
 Pooled over 6 paired seeds at scale 0.05 (about 20 s). Bunching is "visible" when the
 weighted count of industrial firms in [t, t+0.5pp) exceeds the count in [t-0.5pp, t) by at

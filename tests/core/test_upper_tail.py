@@ -1,5 +1,5 @@
 """The 2015 upper tail of firm R&D and T1 (issue 12): rules with hand-computed values, the
-named firms and the T1 count against BRIEF §1, aggregates after the carve-out, bad input,
+named firms and the T1 count against SOURCES §1, aggregates after the carve-out, bad input,
 and T1's 2020 distribution over paired seeds."""
 import numpy as np
 import pytest
@@ -14,7 +14,7 @@ from sim.upper_tail import (FILE, load_upper_tail, parse_upper_tail, rank_size_e
 from importlib import resources
 
 FX = 6.16  # yuan per US dollar in the data file
-# BRIEF §1: reported R&D, bn yuan (named firms; CRRC = CSR + CNR)
+# SOURCES §1: reported R&D, bn yuan (named firms; CRRC = CSR + CNR)
 BRIEF_RD = {"Huawei": 40.8, "PetroChina": 2.1 * FX, "Alibaba": 1.7 * FX, "ZTE": 9.0, "China Railway Group": 8.0,
             "Baidu": 7.0, "China Railway Construction": 7.0, "SAIC Motor": 6.5, "Tencent": 6.0,
             "Lenovo": 1.5 * FX, "CRRC (CSR + CNR)": 9.0, "BYD": 3.7}
