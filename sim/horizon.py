@@ -19,7 +19,7 @@ from importlib import resources
 from sim.policies.schedule import FIRST_YEAR, LeverError
 
 DEFAULT_START, DEFAULT_END = 2015, 2020
-EARLIEST_START = 2000   # no history data before (sim/data, BRIEF §6 starts in 2008)
+EARLIEST_START = 2000   # no history data before (sim/data, SOURCES §6 starts in 2008)
 LATEST_END = 2035       # policy beyond 2020 is not legislated: runs past it hold the 2020 levers
 
 
