@@ -349,7 +349,7 @@ def rd_entry_probability(rate: float, dt: float) -> float:
     """Probability that a firm without R&D starts R&D within ``dt`` years.
 
     Equation: P = 1 - exp(-lambda * dt), a constant adoption hazard lambda (``rd_entry_rate``).
-    Source: the training window (BRIEF §6): the share of above-size industrial firms doing
+    Source: the training window (SOURCES §6): the share of above-size industrial firms doing
     R&D rose from 6.5% to 19.2% over 2008-2015, about lambda = ln(0.935 / 0.808) / 7 = 0.021
     a year if no performer stops; lambda is set by calibration.
     """
