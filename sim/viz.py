@@ -22,7 +22,7 @@ import html
 
 import numpy as np
 
-from sim.model import InnovationModel, STEPS
+from sim.model import InnovationModel
 
 DEDUCTION_FIELDS = ("levers.super_deduction.rate_all", "levers.super_deduction.rate_manufacturing")
 SLIDERS = {
@@ -163,7 +163,7 @@ def _components():
 
     def Clock(model):
         solara.HTML(tag="div", unsafe_innerHTML=(
-            f"<b id='clock'>{model_clock(model)}</b> — step {model.quarter} of {STEPS} (one step = one quarter)"
+            f"<b id='clock'>{model_clock(model)}</b> — step {model.quarter} of {model.horizon.steps} (one step = one quarter)"
             f"{' — end of horizon' if not model.running else ''}.<br>Levers: {html.escape(model.lever_note)}"))
 
     return [(Clock, 0), (Targets, 0), (Firms, 0)]
