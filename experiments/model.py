@@ -298,13 +298,6 @@ def resolve_model(spec: str, scale: float | None = None):
             raise ExperimentError(f"builtin model {parsed.path}: {exc}") from None
     try:
         import sim.run  # noqa: F401
-        from sim.scenario import ScenarioError, resolve_scenario_path
     except ImportError as exc:
         raise ExperimentError(f"cannot import the simulator (sim): {exc}") from None
-    try:
-        path = resolve_scenario_path(spec)
-    except ScenarioError as exc:
-        raise ExperimentError(str(exc)) from None
-    if not path.is_file():
-        raise ExperimentError(f"scenario file not found: {spec}")
-    return SimModelFunction(path, scale)
+    return SimModelFunction(spec, scale)  # resolves the name and reports a missing file
