@@ -506,13 +506,22 @@ def cmd_calibrate(args) -> int:
             raise ExperimentError(f"--{k} must be at least 1, got {v}")
     if args.max_simulations is not None and args.max_simulations < 1:
         raise ExperimentError(f"--max-simulations must be at least 1, got {args.max_simulations}")
+    years = tuple(parse_years(args.years)) if args.years else None
+    if args.until is not None:
+        # pseudo-out-of-sample: only the information at the end of --until enters the statistics
+        base = args.base_year if args.base_year is not None else sc.run.start_year
+        if args.until <= base:
+            raise ExperimentError(f"--until {args.until}: must be after the base year {base}")
+        years = tuple(y for y in (years or range(base + 1, args.until + 1)) if y <= args.until)
+        if not years:
+            raise ExperimentError(f"--until {args.until}: no year of --years {args.years} is at or before it")
     from experiments.execute import auto_workers
     workers = auto_workers(args.workers, (args.population or 200) * (args.generations or 6))
     cfg = CalibrationConfig(
         scenario_file=str(Path(args.scenario).resolve()),
         history_file=str(Path(args.history).resolve()) if args.history else str(shipped_history_path()),
         priors_file=str(Path(args.priors).resolve()) if args.priors else str(shipped_priors_path()),
-        base_year=args.base_year, years=tuple(parse_years(args.years)) if args.years else None,
+        base_year=args.base_year, years=years,
         population=args.population or 200, generations=args.generations or 6,
         max_simulations=args.max_simulations,
         scale=check_run_option("scale", args.scale if args.scale is not None else sc.run.scale, "option --"),
@@ -552,6 +561,9 @@ def register(subparsers) -> None:
     p.add_argument("--priors", help="priors TOML (default: sim/data/priors.toml)")
     p.add_argument("--base-year", type=int, help="growth is measured from this year (default: the scenario's first year)")
     p.add_argument("--years", help="observed years to fit, e.g. 2009-2012 (default: all after the base year)")
+    p.add_argument("--until", type=int, metavar="YEAR",
+                   help="fit only observed years up to YEAR (pseudo-out-of-sample: calibrate --until 2012, then "
+                        "validate --base-year 2012 --posterior OUT scores 2013-2015; default: no limit)")
     p.add_argument("--population", type=int, help="particles per generation (default 200)")
     p.add_argument("--generations", type=int, help="ABC-SMC generations (default 6)")
     p.add_argument("--max-simulations", type=int,
