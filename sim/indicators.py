@@ -170,7 +170,7 @@ class Recorder:
         m = self.m
         f, o, p = m.firms, m.orgs, m.p
         w = f.weight * f.alive
-        ind = f.segment == F.INDUSTRIAL
+        ind = F.above_size(f, m.ic.min_industrial_revenue_m_yuan)  # T5's universe of the moment
         rep = f.rd_real + p.relabel_survey_passthrough * f.relabel  # as the NBS R&D survey sees it
         ent_rep = float((w * rep).sum()) / 1e3
         ent_real = float((w * f.rd_real).sum()) / 1e3
@@ -195,7 +195,8 @@ class Recorder:
             "innovation_centres": g.centres,
             "rd_intensity_industry_pct": 100.0 * float((w * rep * ind).sum()) / ind_rev,
             "rd_intensity_industry_real_pct": 100.0 * float((w * f.rd_real * ind).sum()) / ind_rev,
-            "enterprise_invention_patents": float((w * f.patents).sum()),
+            # patents of exited firms stay in force until they lapse (sim/phases/innovation.patent)
+            "enterprise_invention_patents": float((f.weight * f.patents).sum()),
             "alliances": g.alliances,
             "competitive_clusters": float(clusters),
             "national_rd_bn_yuan": ent_rep + org_rd,
@@ -234,7 +235,7 @@ class Recorder:
         m = self.m
         f, o = m.firms, m.orgs
         w = f.weight * f.alive
-        wi = w * (f.segment == F.INDUSTRIAL)
+        wi = f.weight * F.above_size(f, m.ic.min_industrial_revenue_m_yuan)  # T5's universe of the moment
         chi = m.p.relabel_survey_passthrough
         ent_rep = float(w @ f.rd_real + chi * (w @ f.relabel)) / 1e3
         return {

@@ -87,6 +87,7 @@ class Calibration:
     startup_weight: float       # real start-ups per start-up row
     pareto_alpha: float         # shape of the industrial firm-size distribution
     margin_sd: float            # standard deviation of 2015 profit margins (kept by the margin process)
+    industrial_weight: float = 1.0  # real firms per sampled industrial row (entrants into the universe)
     tail_start: int = 0         # first row of the upper tail (rows tail_start .. tail_start + len(tail_names))
     tail_names: tuple = ()      # names of the tail rows ("" synthetic)
     tail_rd_cap: float = float("inf")  # million yuan: reported R&D of the smallest tail firm (cap of other rows)
@@ -249,6 +250,66 @@ def select_certified(u, cand, ind, w, rev, target_ind, target_non, target_revenu
     return aware, chosen, short, max(0.0, target_revenue - (w * rev * chosen).sum())
 
 
+OWNERSHIP_SHARES = (0.15, 0.70, 0.15)  # state, private, foreign: assumption for the 2015 population
+
+
+def margin_sd(ic: InitialConditions) -> float:
+    """Standard deviation of profit margins: normal with the 2015 mean and loss-making share,
+    ``sd = mu / Phi^-1(1 - loss share)``."""
+    from scipy.stats import norm
+    return ic.industrial_profit_margin / norm.ppf(1 - ic.loss_making_share)
+
+
+def set_rd_state(f: F.FirmState, p: Parameters, intensity, cost_fte: float, rd_real=None) -> None:
+    """R&D state of rows from their desired real intensity ``s`` (steady state at entry):
+    ``R = s Y`` (or the given ``rd_real``, which includes notch top-ups), staff ``R / c_fte``,
+    knowledge ``K = R / (delta + g)`` (the stock a constant growth path implies),
+    ``K0 = K``, knowledge base ``b Y``; cash: start-ups hold what finances their R&D
+    (``financed_rd``), others a tenth of revenue."""
+    f.rd_base = np.asarray(intensity, float) * np.ones(f.n)
+    f.rd_intensity = f.rd_base.copy()
+    f.rd_real = f.rd_base * f.revenue if rd_real is None else rd_real
+    f.rd_staff = f.rd_real / cost_fte
+    f.knowledge = f.rd_real / (p.knowledge_depreciation + p.nominal_growth)
+    f.knowledge0 = f.knowledge.copy()
+    f.knowledge_base = p.knowledge_base_share * f.revenue
+    f.cash = np.where(f.segment == F.STARTUP, f.rd_real / (p.startup_burn_rate * p.startup_rd_share), 0.1 * f.revenue)
+
+
+def new_firms(rng: np.random.Generator, p: Parameters, ic: InitialConditions, *, segment, revenue, weight,
+              rd_intensity, cost_fte: float, aware_share: float, age=0.0, quality_shift: float = 0.0,
+              ownership=None) -> F.FirmState:
+    """The one firm factory: rows of the start-year population (``build_world``), entrants
+    into the above-size universe and start-ups (``sim/phases/demography.py``) are all made
+    here, so a new firm differs from a 2015 firm only in the arguments:
+
+    * sector uniform over ``N_SECTORS``; ownership drawn with ``OWNERSHIP_SHARES`` unless given;
+    * employees ``max(Y / (Y/L)_2015 * exp(0.3 z), 3)`` (2015 industrial revenue per worker);
+    * margin ``N(mu_2015, sd_2015)`` (``margin_sd``; the margin process keeps this distribution);
+    * quality ``N(quality_shift, 1)``; landing point above a certification threshold
+      ``U(0, notch_margin)``; aware of certification with probability ``aware_share``;
+    * R&D from the desired intensity (``set_rd_state``); claims the super-deduction if it
+      performs R&D, with probability ``deduction_takeup``.
+    """
+    k = len(revenue)
+    f = empty_firms(k)
+    f.weight[:] = weight
+    f.segment[:] = segment
+    f.revenue[:] = revenue
+    f.age[:] = age
+    f.sector[:] = rng.integers(0, F.N_SECTORS, k)
+    f.ownership[:] = rng.choice(3, k, p=OWNERSHIP_SHARES) if ownership is None else ownership
+    rev_per_emp = ic.industrial_revenue_tn_yuan / ic.industrial_employees_m  # million yuan per person
+    f.employees[:] = np.maximum(f.revenue / rev_per_emp * np.exp(0.3 * rng.standard_normal(k)), 3.0)
+    f.margin[:] = ic.industrial_profit_margin + margin_sd(ic) * rng.standard_normal(k)
+    f.quality[:] = rng.standard_normal(k) + quality_shift
+    f.notch_margin[:] = rng.uniform(0.0, p.notch_margin, k)
+    f.ht_aware[:] = rng.random(k) < aware_share
+    set_rd_state(f, p, rd_intensity, cost_fte)
+    f.claims[:] = (f.rd_real > 0) & (rng.random(k) < p.deduction_takeup)
+    return f
+
+
 def empty_firms(n: int) -> F.FirmState:
     z = np.zeros(n)
     return F.FirmState(
@@ -296,22 +357,13 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     n = len(rev)
     tail_start = n - tail.n
     is_tail = np.arange(n) >= tail_start
-    f = empty_firms(n)
-    f.weight, f.segment, f.revenue = w, seg, rev
-    f.sector = rng.integers(0, F.N_SECTORS, n).astype(np.int8)
-    f.ownership = rng.choice(3, n, p=[0.15, 0.70, 0.15]).astype(np.int8)
-    f.sector[is_tail], f.ownership[is_tail] = tail.sector, tail.ownership
     ind = seg == F.INDUSTRIAL
-    rev_per_emp = ic.industrial_revenue_tn_yuan / ic.industrial_employees_m  # million yuan per person
-    f.employees = np.maximum(rev / rev_per_emp * np.exp(0.3 * rng.standard_normal(n)), 3.0)
-    f.age = np.where(seg == F.STARTUP, rng.uniform(0, 5, n), rng.uniform(3, 30, n))
-    f.quality = rng.standard_normal(n)
-
-    # profit margins: normal with the 2015 mean and the loss-making share
-    from scipy.stats import norm
-    mu = ic.industrial_profit_margin
-    sd = mu / norm.ppf(1 - ic.loss_making_share)
-    f.margin = mu + sd * rng.standard_normal(n)
+    age = np.where(seg == F.STARTUP, rng.uniform(0, 5, n), rng.uniform(3, 30, n))
+    # one factory for every firm row (new_firms); R&D is set below by calibration
+    f = new_firms(rng, p, ic, segment=seg, revenue=rev, weight=w, rd_intensity=np.zeros(n), age=age,
+                  aware_share=0.0, cost_fte=ic.rd_cost_per_fte_k_yuan / 1e3)
+    f.sector[is_tail], f.ownership[is_tail] = tail.sector, tail.ownership
+    sd = margin_sd(ic)
 
     # ---------------------------------------------------------------- who performs R&D
     perform = np.ones(n, bool)
@@ -356,7 +408,6 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     f.core_ip = (f.patents > 0) | (perform & (rng.random(n) < 0.7))
 
     # ---------------------------------------------------------------- certification and bunching
-    f.notch_margin = rng.uniform(0.0, p.notch_margin, n)
     f.relabel = psi * f.rd_real
     thr = ctx0.threshold
     target_ind = ic.hightech_enterprises * ic.hightech_industrial_share
@@ -425,14 +476,7 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     f.rd_real, f.relabel, f.buncher, f.rd_topup = settle(r0)
     psi0 = p.relabel_background
     r0 = held_r0(r0)
-    f.rd_base = r0 / rev
-    f.rd_intensity = f.rd_base.copy()
-    f.rd_staff = f.rd_real / cost_fte
-    f.knowledge = f.rd_real / (p.knowledge_depreciation + p.nominal_growth)
-    f.knowledge0 = f.knowledge.copy()
-    f.knowledge_base = p.knowledge_base_share * rev
-    # cash: start-ups hold what finances their R&D (financed_rd), others a tenth of revenue
-    f.cash = np.where(seg == F.STARTUP, f.rd_real / (p.startup_burn_rate * p.startup_rd_share), 0.1 * rev)
+    set_rd_state(f, p, r0 / rev, cost_fte, rd_real=f.rd_real)
 
     # ---------------------------------------------------------------- technology market, PCT
     revenue_ref = float(np.median(rev[perform]))
@@ -469,7 +513,8 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     cal = Calibration(
         psi0=psi0, tax_saving_ref=tax_saving_ref, patent_rate=patent_rate, pct_rate=pct_rate, chi=chi,
         revenue_ref=revenue_ref, cost_fte=cost_fte, private_vc_inflow=p.vc_investment_rate * cap_total * 0.6,
-        hightech_shortfall=shortfall, hightech_revenue_shortfall=rev_gap, aware_share=float((w * aware).sum() / w.sum()), startup_weight=float(parts["startup"][1].mean()), pareto_alpha=alpha,
+        hightech_shortfall=shortfall, hightech_revenue_shortfall=rev_gap, aware_share=float((w * aware).sum() / w.sum()), startup_weight=float(parts["startup"][1].mean()),
+        industrial_weight=float(parts["industrial"][1][-1]) if len(parts["industrial"][1]) else 1.0, pareto_alpha=alpha,
         tail_start=tail_start, tail_names=tuple(tail.names), tail_rd_cap=rd_cap,
         margin_sd=float(sd),
     )

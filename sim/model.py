@@ -29,7 +29,7 @@ from sim.initial_state import build_world
 from sim.phases import DT, PHASES, Quarter, Reference, quarter_streams, stream  # noqa: F401  (DT re-exported)
 from sim.phases.certification import certify_hightech
 from sim.phases.demography import exit_and_enter, grow_revenue, spin_off
-from sim.phases.innovation import innovate, patent
+from sim.phases.innovation import innovate, open_patent_pipeline, patent
 from sim.phases.markets import move_researchers, trade_technology
 from sim.phases.programmes import designate
 from sim.phases.rd_tax import collect_taxes, decide_rd, enter_rd, notch_relabel_fraction, relabel_ratio, report_rd
@@ -107,6 +107,8 @@ class InnovationModel(mesa.Model):
         init = self._shared if shared_stream else stream(seed, "initial_state")
         self.firms, self.orgs, self.funds, self.cal, _ = build_world(init, self.p, self.ic, self.levers, self.scale)
         self.government = GovernmentAgent(self)
+        # invention applications pending grant (filed in the last patent_grant_lag_years)
+        self.patent_pipeline = open_patent_pipeline(self.firms, self.cal, self.p, stream(seed, "patent_pipeline"))
         self.researcher_ledger = {"hired": 0.0, "entered": 0.0, "retired": 0.0, "laid_off": 0.0}
         self._views: dict[tuple[str, int], mesa.Agent] = {}
         self.ref = Reference(audit0=self.levers.hightech.audit_intensity.at(self.start_year),

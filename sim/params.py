@@ -153,6 +153,11 @@ class Parameters:
     startup_rd_share: float
     rd_entry_rate: float
     rd_entry_intensity: float
+    universe_entry_rate: float
+    patent_grant_lag_years: float
+    startup_industrial_share: float
+    startup_entry_revenue_m_yuan: float
+    startup_entry_rd_intensity: float
 
 
 _FILES = {InitialConditions: "initial_2015.toml", Parameters: "parameters.toml"}

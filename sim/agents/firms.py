@@ -100,6 +100,14 @@ _FIELD_NAMES = tuple(f.name for f in fields(FirmState))
 # Rules (pure functions)
 # ----------------------------------------------------------------------------------------
 
+def above_size(f: "FirmState", cutoff: float) -> np.ndarray:
+    """The NBS above-size industrial universe of the moment (T5's population): alive
+    industrial firms with main business revenue ``Y >= cutoff`` (20 m yuan since 2011). NBS
+    redraws it every year, so firms enter by growing past the cut-off and leave by exit
+    or by falling below it."""
+    return f.alive & (f.segment == INDUSTRIAL) & (f.revenue >= cutoff)
+
+
 def user_cost(tax_rate, deduction, deduction_value, depreciation_gain=0.0):
     """User cost of one yuan of current R&D relative to output, after tax.
 

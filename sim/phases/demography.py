@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from sim.agents import firms as F
-from sim.initial_state import empty_firms
+from sim.initial_state import new_firms
 from sim.phases import DT, Quarter
 
 
@@ -53,19 +53,34 @@ def grow_revenue(m, q: Quarter) -> None:
     f.age = f.age + DT
     f.margin = F.margin_update(f.margin, m.ic.industrial_profit_margin, p.margin_reversion,
                                m.cal.margin_sd, rng.standard_normal(f.n))
+    # graduation: a start-up above the size cut-off becomes an established firm, industrial
+    # with probability startup_industrial_share (it then enters the above-size universe, T5)
     grad = f.alive & (f.segment == F.STARTUP) & (f.revenue >= p.startup_graduation_revenue_m_yuan)
-    f.segment = np.where(grad, F.SERVICE, f.segment).astype(np.int8)
+    u = rng.random(f.n)
+    f.segment = np.where(grad, np.where(u < p.startup_industrial_share, F.INDUSTRIAL, F.SERVICE),
+                         f.segment).astype(np.int8)
 
 
 def exit_and_enter(m, q: Quarter) -> None:
-    """Loss-making established firms exit; as many enter; new start-ups are founded."""
+    """Loss-making established firms exit; firms enter; new start-ups are founded.
+
+    Entry: the NBS above-size universe is redrawn every year, so industrial firms enter it
+    by crossing the revenue cut-off from below at ``universe_entry_rate`` (new firms per
+    year per firm of the universe) and leave it by exit or by falling below the cut-off
+    (``above_size``); exiting service firms are replaced one for one (a fixed population
+    of R&D-performing service firms)."""
     f, p, rng = m.firms, m.p, q.streams["exit_and_enter"]
     risk = np.flatnonzero(f.alive & (f.segment != F.STARTUP) & (f.margin < 0))
     size = np.minimum(1.0, (m.ic.min_industrial_revenue_m_yuan / f.revenue[risk]) ** 0.5)
     exits = risk[rng.random(len(risk)) < p.firm_exit_rate * size * DT]
     f.alive[exits] = False
-    if len(exits):
-        q.births.append(entrants(m, rng, exits))
+    srv = exits[f.segment[exits] == F.SERVICE]
+    if len(srv):
+        q.births.append(entrants(m, rng, len(srv), F.SERVICE, f.weight[srv]))
+    universe = float(f.weight @ F.above_size(f, m.ic.min_industrial_revenue_m_yuan))
+    k = int(rng.poisson(p.universe_entry_rate * universe * DT / m.cal.industrial_weight))
+    if k:
+        q.births.append(entrants(m, rng, k, F.INDUSTRIAL, m.cal.industrial_weight))
     k = int(rng.poisson(p.startup_entry * DT / m.cal.startup_weight))
     if k:
         q.births.append(new_startups(m, rng, k, quality_shift=0.0))
@@ -97,52 +112,24 @@ def book_deaths(m, q: Quarter) -> None:
 
 
 def new_startups(m, rng, k: int, quality_shift: float) -> F.FirmState:
-    """``k`` start-up rows of weight ``startup_weight`` (founders' cash finances their R&D)."""
-    new = empty_firms(k)
-    p, w_s = m.p, m.cal.startup_weight
-    new.weight[:] = w_s
-    new.segment[:] = F.STARTUP
-    new.sector[:] = rng.integers(0, F.N_SECTORS, k)
-    new.ownership[:] = F.PRIVATE
-    new.revenue[:] = 0.5 * np.exp(0.5 * rng.standard_normal(k))
-    new.employees[:] = 5.0
-    new.margin[:] = -0.05
-    new.rd_base[:] = 0.2
-    new.rd_real[:] = 0.2 * new.revenue
-    new.rd_intensity[:] = 0.2
-    new.cash[:] = new.rd_real / (p.startup_burn_rate * p.startup_rd_share)  # founders' money
-    new.knowledge[:] = new.rd_real / (p.knowledge_depreciation + p.nominal_growth)
-    new.knowledge0[:] = new.knowledge
-    new.knowledge_base[:] = p.knowledge_base_share * new.revenue
-    new.rd_staff[:] = new.rd_real / m.cal.cost_fte
-    new.claims[:] = rng.random(k) < p.deduction_takeup
-    new.quality[:] = rng.standard_normal(k) + quality_shift
-    new.ht_expiry[:] = 0
-    new.ht_aware[:] = rng.random(k) < m.cal.aware_share
-    return new
+    """``k`` start-up rows of weight ``startup_weight`` from the one firm factory
+    (``sim.initial_state.new_firms``): revenue ``Y0 exp(0.5 z)`` (``startup_entry_revenue_m_yuan``),
+    R&D intensity ``startup_entry_rd_intensity`` financed by founders' cash, private."""
+    p = m.p
+    revenue = p.startup_entry_revenue_m_yuan * np.exp(0.5 * rng.standard_normal(k))
+    return new_firms(rng, p, m.ic, segment=F.STARTUP, revenue=revenue, weight=m.cal.startup_weight,
+                     rd_intensity=p.startup_entry_rd_intensity, cost_fte=m.cal.cost_fte,
+                     aware_share=m.cal.aware_share, quality_shift=quality_shift, ownership=F.PRIVATE)
 
 
-def entrants(m, rng, rows: np.ndarray) -> F.FirmState:
-    """Entrants replace exiting established firms with new small firms of the same weight."""
-    k, f, ic, p = len(rows), m.firms, m.ic, m.p
-    new = empty_firms(k)
-    new.weight[:] = f.weight[rows]
-    new.segment[:] = f.segment[rows]
-    new.sector[:] = rng.integers(0, F.N_SECTORS, k)
-    new.ownership[:] = F.PRIVATE
-    new.revenue[:] = ic.min_industrial_revenue_m_yuan * (1.0 + rng.exponential(0.5, k))
-    new.employees[:] = new.revenue / (ic.industrial_revenue_tn_yuan / ic.industrial_employees_m)
-    new.margin[:] = ic.industrial_profit_margin
-    # service firms perform R&D by definition (the segment is R&D-performing firms)
-    perform = (new.segment == F.SERVICE) | (rng.random(k) < ic.industrial_rd_performer_share)
-    new.rd_base[:] = np.where(perform, p.entrant_rd_intensity, 0.0)
-    new.rd_real[:] = new.rd_base * new.revenue
-    new.rd_intensity[:] = new.rd_base
-    new.knowledge[:] = new.rd_real / (p.knowledge_depreciation + p.nominal_growth)
-    new.knowledge0[:] = new.knowledge
-    new.knowledge_base[:] = p.knowledge_base_share * new.revenue
-    new.rd_staff[:] = new.rd_real / m.cal.cost_fte
-    new.claims[:] = perform & (rng.random(k) < p.deduction_takeup)
-    new.notch_margin[:] = rng.uniform(0, p.notch_margin, k)
-    new.ht_aware[:] = rng.random(k) < m.cal.aware_share
-    return new
+def entrants(m, rng, k: int, segment: int, weight) -> F.FirmState:
+    """``k`` new established firms of ``segment`` from the one firm factory: revenue just
+    above the size cut-off, ``Y = Y_min (1 + Exp(0.5))``; industrial entrants perform R&D
+    with the 2015 performer share, service firms always (the segment is R&D-performing
+    firms), at ``entrant_rd_intensity``; private."""
+    ic, p = m.ic, m.p
+    revenue = ic.min_industrial_revenue_m_yuan * (1.0 + rng.exponential(0.5, k))
+    perform = (segment == F.SERVICE) | (rng.random(k) < ic.industrial_rd_performer_share)
+    return new_firms(rng, p, ic, segment=segment, revenue=revenue, weight=weight,
+                     rd_intensity=np.where(perform, p.entrant_rd_intensity, 0.0), cost_fte=m.cal.cost_fte,
+                     aware_share=m.cal.aware_share, ownership=F.PRIVATE)

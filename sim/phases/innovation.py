@@ -5,6 +5,8 @@ Levers read: ``programmes.spillover_scale``, ``instrument_sharing``, ``talent.co
 """
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 
 from sim.agents import firms as F
@@ -50,19 +52,42 @@ def innovate(m, q: Quarter) -> None:
                                     p.productivity_knowledge_elasticity)
 
 
+def patent_applications(f: F.FirmState, rows: np.ndarray, cal, p, rng) -> np.ndarray:
+    """Invention applications filed this quarter that will be granted, per real firm:
+    ``Poisson(a K^alpha dt)`` for ``rows`` (``a`` = ``patent_rate`` solved at set-up)."""
+    return rng.poisson(cal.patent_rate * f.knowledge[rows] ** p.patent_knowledge_elasticity * DT)
+
+
+def lag_quarters(p) -> int:
+    """Quarters between filing and grant: ``round(4 * patent_grant_lag_years)``."""
+    return int(round(4 * p.patent_grant_lag_years))
+
+
+def open_patent_pipeline(f: F.FirmState, cal, p, rng) -> deque:
+    """Applications pending at the start (end-2015): ``lag_quarters`` quarters of filings
+    at the start-year knowledge stocks (the set-up's steady state), oldest first."""
+    rows = np.flatnonzero(f.alive & (f.knowledge > 0))
+    return deque((rows, patent_applications(f, rows, cal, p, rng)) for _ in range(lag_quarters(p)))
+
+
 def patent(m, q: Quarter) -> None:
-    """Invention patent grants (Poisson in K^alpha), lapses, PCT filings."""
+    """Invention patents: lapses, filings, grants ``patent_grant_lag_years`` after filing
+    (the applications of firms that exited meanwhile are abandoned), PCT filings.
+
+    Patents of exited firms stay in force (and in T6a) until they lapse: a valid patent
+    is owned by its holder or a successor whether or not the firm is still simulated."""
     f, p, cal, rng = m.firms, m.p, m.cal, q.streams["patent"]
     held = np.flatnonzero(f.patents > 0)
     lapses = rng.binomial(f.patents[held].astype(np.int64), p.patent_lapse_rate * DT)
     f.patents[held] -= lapses
     active = np.flatnonzero(f.alive & (f.knowledge > 0))  # only firms with knowledge draw
+    m.patent_pipeline.append((active, patent_applications(f, active, cal, p, rng)))
+    rows, grants = m.patent_pipeline.popleft()
+    grants = np.where(f.alive[rows], grants, 0)
+    f.patents[rows] += grants
+    f.core_ip[rows] |= grants > 0
     k = f.knowledge[active]
-    grants = rng.poisson(cal.patent_rate * k ** p.patent_knowledge_elasticity * DT)
-    f.patents[active] += grants
-    f.core_ip[active] |= grants > 0
     pct = rng.poisson(cal.pct_rate * f.pct_propensity[active] * k
                       * (f.revenue[active] / cal.revenue_ref) ** p.pct_size_elasticity * DT)
-    w = f.weight[active]
-    q.grants = float(w @ grants)
-    q.pct = float(w @ pct)
+    q.grants = float(f.weight[rows] @ grants)
+    q.pct = float(f.weight[active] @ pct)

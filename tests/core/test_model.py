@@ -105,7 +105,7 @@ def stepped(request):
         w = f.weight * f.alive
         snap = m.recorder.snapshot()
         log["rd_err"].append(abs(snap["enterprise_rd_bn_yuan"] - float((w * (f.rd_real + f.relabel)).sum()) / 1e3))
-        ind = f.segment == F.INDUSTRIAL
+        ind = F.above_size(f, m.ic.min_industrial_revenue_m_yuan)  # T5 universe of the moment
         log["rd_err"].append(abs(snap["industrial_rd_bn_yuan"] - float((w * ind * (f.rd_real + f.relabel)).sum()) / 1e3))
         c = vc_totals(m)
         rounds = float((f.weight * f.vc_invested).sum()) - firm_invested0  # first and follow-on rounds
