@@ -13,11 +13,16 @@ Operational definitions of the two targets the plan states loosely:
   pilots whose member firms' aggregate real R&D intensity is at least
   ``cluster_competitive_intensity`` (default 2%).
 
-**T3** level bridge: the model's certified firms are legal entities drawn from the firm-size
-distribution; their 2015 revenue falls short of the assumed 22 tn yuan (groups certify
-subsidiaries; see the calibration report). The indicator is the model's high-tech revenue
-times the constant ratio (assumed 2015 level / model 2015 level): growth is the model's,
-the 2015 level is the assumption's.
+**T3** level bridge (per firm): the model's certified firms are legal entities drawn from
+the firm-size distribution; their 2015 revenue falls short of the assumed 22 tn yuan
+(groups certify subsidiaries; see the calibration report). The missing revenue belongs to
+the groups certified in 2015, so each firm certified at the start counts its revenue times
+``B = 22 tn / model 2015 level`` while it stays certified; firms certified later count at
+their own revenue (a constant multiplicative bridge on all certified revenue scaled them
+too). Not modelled: the certification tests that >= 60% of revenue comes from high-tech
+products and services and that the technology is in the catalogue's fields, so any firm
+passing the R&D, staff and IP tests can certify (new certifications are an upper bound);
+T3 counts certified firms' whole operating revenue, as the plan's indicator does.
 """
 from __future__ import annotations
 
@@ -60,11 +65,11 @@ _SPECS = [
     ("leading_firm_threshold_bn_yuan", "billion yuan per year", "T1 threshold: R&D of the world's 100th-largest spender (2015 sources, grown at leading_firm_threshold_growth)"),
     ("upper_tail_rd_bn_yuan", "billion yuan per year", "reported R&D of the 301 upper-tail firms of the 2015 state (EU Scoreboard mainland firms)"),
     ("pilot_firms", "firms", "T2: innovative (pilot) enterprises"),
-    ("hightech_revenue_tn_yuan", "trillion yuan", "T3: operating revenue of certified high-tech enterprises (level bridged to 2015 assumption)"),
+    ("hightech_revenue_tn_yuan", "trillion yuan", "T3: operating revenue of certified high-tech enterprises (2015 certificate holders' revenue bridged to the 2015 assumption)"),
     ("innovation_centres", "centres", "T4: national technology innovation centres"),
     ("rd_intensity_industry_pct", "percent", "T5: R&D reported to the NBS survey (real + relabel_survey_passthrough x relabelled) / main business revenue, above-size industrial firms"),
     ("enterprise_invention_patents", "patents", "T6a: valid invention patents owned by enterprises"),
-    ("pct_applications", "applications per year", "T6b: PCT applications by enterprises"),
+    ("pct_applications", "applications per year", "T6b: PCT applications from China, all applicants as WIPO counts them (enterprises + universities, institutes and individuals)"),
     ("alliances", "alliances", "T7: pilot industrial technology innovation alliances"),
     ("tech_contract_turnover_bn_yuan", "billion yuan per year", "T8: national technology contract turnover"),
     ("competitive_clusters", "clusters", "T9: cluster pilots whose members' real R&D intensity >= cluster_competitive_intensity"),
@@ -164,6 +169,7 @@ class Recorder:
         self.years: list[int] = []
         self.values: dict[str, list[float]] = {k: [] for k in INDICATORS}
         self.ht_bridge = 1.0  # T3 level bridge: assumed 2015 high-tech revenue / simulated (see module doc)
+        self.ht_factor = np.ones(0)  # per-row T3 weight: ht_bridge for firms certified at the start, else 1
 
     # state read at any time --------------------------------------------------------
     def snapshot(self) -> dict[str, float]:
@@ -177,6 +183,8 @@ class Recorder:
         org_rd = float((o.weight * o.rd).sum()) / 1e3
         ind_rev = float((w * f.revenue * ind).sum())
         ht_rev = float((w * f.revenue * f.hightech).sum()) / 1e6
+        factor = np.ones(f.n)
+        factor[:len(self.ht_factor)] = self.ht_factor
         clusters = 0
         members = m.government.cluster_members
         if members:
@@ -192,6 +200,7 @@ class Recorder:
             "upper_tail_rd_bn_yuan": float((w * rep)[m.cal.tail_start:m.cal.tail_start + len(m.cal.tail_names)].sum()) / 1e3,
             "pilot_firms": g.pilot_firms,
             "hightech_revenue_model_tn_yuan": ht_rev,
+            "hightech_revenue_tn_yuan": float((w * f.revenue * f.hightech * factor).sum()) / 1e6,
             "innovation_centres": g.centres,
             "rd_intensity_industry_pct": 100.0 * float((w * rep * ind).sum()) / ind_rev,
             "rd_intensity_industry_real_pct": 100.0 * float((w * f.rd_real * ind).sum()) / ind_rev,
@@ -217,6 +226,8 @@ class Recorder:
         m, ic = self.m, self.m.ic
         snap = self.snapshot()
         self.ht_bridge = ic.hightech_revenue_tn_yuan / max(snap["hightech_revenue_model_tn_yuan"], 1e-12)
+        self.ht_factor = np.where(m.firms.hightech, self.ht_bridge, 1.0)
+        snap["hightech_revenue_tn_yuan"] = ic.hightech_revenue_tn_yuan
         snap.update({
             "pct_applications": float(ic.pct_applications),
             "tech_contract_turnover_bn_yuan": ic.tech_contract_turnover_bn_yuan,
@@ -279,7 +290,6 @@ class Recorder:
         self._store(year, snap)
 
     def _store(self, year: int, snap: dict[str, float]) -> None:
-        snap["hightech_revenue_tn_yuan"] = snap["hightech_revenue_model_tn_yuan"] * self.ht_bridge
         self.years.append(year)
         for k in INDICATORS:
             self.values[k].append(float(snap[k]))

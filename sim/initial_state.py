@@ -485,10 +485,16 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     pct_base = f.knowledge * (rev / revenue_ref) ** p.pct_size_elasticity
     # firms whose PCT filings are published (Huawei, ZTE) file them; the rule's rate covers the rest
     known = is_tail & np.isfinite(np.concatenate([np.full(tail_start, np.nan), tail.pct]))
-    pct_rate = (ic.pct_applications - tail.pct[np.isfinite(tail.pct)].sum()) / (w * pct_base)[~known].sum()
+    # the rule covers enterprises' filings only: WIPO's count includes universities,
+    # institutes and individuals (pct_enterprise_share; their filings: sim/phases/innovation.patent)
+    firm_pct = ic.pct_enterprise_share * ic.pct_applications - tail.pct[np.isfinite(tail.pct)].sum()
+    if firm_pct <= 0:
+        raise DataError("initial: pct_enterprise_share x pct_applications leaves no PCT filings for the firms "
+                        "outside the published filers (sim/data/upper_tail_2015.toml)")
+    pct_rate = firm_pct / (w * pct_base)[~known].sum()
     f.pct_propensity[known] = (tail.pct[np.isfinite(tail.pct)]) / (pct_rate * pct_base[known])
     firm_part = ic.tech_contract_turnover_bn_yuan * 1e3 * (1 - ic.academic_seller_share)
-    chi = firm_part / (w * F.tech_purchases(f.rd_real, 1.0, p.tech_purchase_elasticity, f.absorptive)).sum()
+    chi = firm_part / (w * F.tech_sales(f.knowledge, 1.0, p.tech_purchase_elasticity)).sum()
 
     # ---------------------------------------------------------------- research organisations
     orgs = build_orgs(rng, ic, scale, p.knowledge_depreciation)

@@ -73,6 +73,7 @@ class InitialConditions:
     enterprise_invention_patents_valid: int
     enterprise_invention_grants: int
     pct_applications: int
+    pct_enterprise_share: float
     vc_capital_bn_yuan: float
     vc_funds: int
     guided_vc_bn_yuan: float
@@ -155,6 +156,7 @@ class Parameters:
     rd_entry_intensity: float
     universe_entry_rate: float
     patent_grant_lag_years: float
+    voucher_additionality: float
     startup_industrial_share: float
     startup_entry_revenue_m_yuan: float
     startup_entry_rd_intensity: float

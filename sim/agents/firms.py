@@ -328,9 +328,14 @@ def shapley_tax_expenditures(t_both, t_no_ded, t_std, t_neither):
     return e_d, e_h
 
 
-def tech_purchases(rd_real, chi, elasticity, absorptive):
-    """Technology bought per year: ``P = chi * R^eta * (1 + absorptive)``."""
-    return chi * np.maximum(rd_real, 0.0) ** elasticity * (1.0 + absorptive)
+def tech_sales(knowledge, chi, elasticity):
+    """Technology-contract sales per year of an enterprise *seller*: ``S = chi * K^eta``.
+
+    T8 is registered by contract and reported by seller (SOURCES §7), and its 2015 split
+    by seller (enterprises ``1 - academic_seller_share``) is calibrated on sellers, so an
+    enterprise's sales grow with what it has to sell, its own knowledge stock ``K``, not with
+    its purchases or its own R&D spending."""
+    return chi * np.maximum(knowledge, 0.0) ** elasticity
 
 
 class FirmAgent(RowAgent):

@@ -70,9 +70,19 @@ def open_patent_pipeline(f: F.FirmState, cal, p, rng) -> deque:
     return deque((rows, patent_applications(f, rows, cal, p, rng)) for _ in range(lag_quarters(p)))
 
 
+def other_pct_filings(enterprise_share, count0, stock, stock0):
+    """PCT applications per year of applicants other than enterprises (universities,
+    institutes, individuals): ``(1 - e) P_0 T / T_0``, their share of the start year's WIPO
+    count ``P_0`` growing with the research organisations' knowledge stock ``T``."""
+    return (1.0 - enterprise_share) * count0 * stock / stock0
+
+
 def patent(m, q: Quarter) -> None:
     """Invention patents: lapses, filings, grants ``patent_grant_lag_years`` after filing
-    (the applications of firms that exited meanwhile are abandoned), PCT filings.
+    (the applications of firms that exited meanwhile are abandoned), PCT filings of
+    enterprises ``Poisson(c pi K (Y/Y_ref)^eps dt)`` and of the other applicants
+    ``(1 - e) P_0 (T / T_0) dt`` (``e`` = ``pct_enterprise_share``, ``P_0`` the start year's
+    count, ``T`` the research organisations' knowledge stock).
 
     Patents of exited firms stay in force (and in T6a) until they lapse: a valid patent
     is owned by its holder or a successor whether or not the firm is still simulated."""
@@ -90,4 +100,7 @@ def patent(m, q: Quarter) -> None:
     pct = rng.poisson(cal.pct_rate * f.pct_propensity[active] * k
                       * (f.revenue[active] / cal.revenue_ref) ** p.pct_size_elasticity * DT)
     q.grants = float(f.weight[rows] @ grants)
-    q.pct = float(f.weight[active] @ pct)
+    o, ic = m.orgs, m.ic
+    other = other_pct_filings(ic.pct_enterprise_share, ic.pct_applications, float(o.weight @ o.tech_stock),
+                              float(o.weight @ o.tech_stock0))
+    q.pct = float(f.weight[active] @ pct) + other * DT

@@ -15,8 +15,8 @@ from sim.phases import DT, Quarter
 def trade_technology(m, q: Quarter) -> None:
     """Technology contracts: firm purchases, academic sales, innovation vouchers."""
     f, o, p, lv, yr = m.firms, m.orgs, m.p, m.levers, q.year
-    purchases = F.tech_purchases(f.rd_real, m.cal.chi, p.tech_purchase_elasticity, f.absorptive)
-    firm_part = float((f.weight * purchases * f.alive).sum())
+    sales = F.tech_sales(f.knowledge, m.cal.chi, p.tech_purchase_elasticity)  # enterprise sellers
+    firm_part = float((f.weight * sales * f.alive).sum())
     demand = float((f.weight * f.rd_real).sum()) / m.ref.firm_rd0
     o.rd = o.rd * (1.0 + p.nominal_growth * DT)  # appropriations follow nominal growth
     o.tech_stock = (1.0 - p.knowledge_depreciation * DT) * o.tech_stock + o.rd * DT
@@ -28,8 +28,11 @@ def trade_technology(m, q: Quarter) -> None:
 
 
 def use_vouchers(m, q: Quarter) -> float:
-    """Vouchers buy academic services for SMEs; non-performers start R&D. Returns turnover
-    (million yuan per year)."""
+    """Vouchers buy academic services for SMEs; non-performers start R&D. Returns the
+    technology-contract turnover they add (million yuan per year): the vouchers' face value
+    times their declared additionality, ``a * B`` (``voucher_additionality``; a contract that
+    would have been signed anyway is already in the sellers' sales, and the firm's
+    co-payment is not counted on top of the face value)."""
     vo, yr, rng = m.levers.vouchers, q.year, q.streams["trade_technology"]
     budget = vo.budget_bn_yuan.at(yr) * 1e3
     if budget <= 0:
@@ -40,13 +43,13 @@ def use_vouchers(m, q: Quarter) -> float:
     n_real = budget * DT / per
     sme = np.flatnonzero(f.alive & (f.revenue <= 200.0) & (f.segment != F.STARTUP))
     if len(sme) == 0:
-        return budget / (1.0 - vo.cofinance_share.at(yr))
+        return m.p.voucher_additionality * budget
     share = min(1.0, n_real / float(f.weight[sme].sum()))
     got = sme[rng.random(len(sme)) < share]
     start = got[f.rd_base[got] == 0]
     f.rd_base[start] = m.p.voucher_rd_intensity
     f.claims[start] = rng.random(len(start)) < m.p.deduction_takeup
-    return budget / (1.0 - vo.cofinance_share.at(yr))
+    return m.p.voucher_additionality * budget
 
 
 def move_researchers(m, q: Quarter) -> None:

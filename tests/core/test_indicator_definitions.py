@@ -105,3 +105,56 @@ def test_grants_come_lag_quarters_after_filing():
     np.add.at(expect, rows, np.where(m.firms.alive[rows], filed, 0))
     assert np.array_equal(after, expect)
     assert filed.sum() > 0
+
+
+# ------------------------------------------------------------------ T6b: applicant base
+def test_other_pct_applicants_hand_computed():
+    from sim.phases.innovation import other_pct_filings
+    # (1 - 0.85) * 29,800 * 1.2 = 5,364 filings a year
+    assert other_pct_filings(0.85, 29_800, 1.2, 1.0) == pytest.approx(5364.0)
+
+
+# ------------------------------------------------------------------ T8: sellers, vouchers
+def test_enterprise_sellers_calibrated_on_their_knowledge():
+    """2015: enterprise sellers' sales chi * sum w K^eta are the enterprises' seller share of
+    the 983.5 bn yuan (the split is by seller, so is the rule)."""
+    m = InnovationModel(Scenario(name="t"), seed=4, scale=SCALE, collect=False)
+    f, ic, p = m.firms, m.ic, m.p
+    sales = F.tech_sales(f.knowledge, m.cal.chi, p.tech_purchase_elasticity)
+    assert float(f.weight @ sales) == pytest.approx((1 - ic.academic_seller_share) * ic.tech_contract_turnover_bn_yuan * 1e3,
+                                                    rel=1e-9)
+
+
+def test_vouchers_add_face_value_times_additionality():
+    """A 10 bn yuan voucher budget adds 0.8 x 10 = 8 bn yuan a year to T8 (the old rule added
+    the grossed-up 10 / (1 - 0.5) = 20 bn, all of it additional)."""
+    from sim.phases.markets import use_vouchers
+    from sim.scenario import load_scenario
+    m = InnovationModel(load_scenario("cf_vouchers_at_scale"), seed=5, scale=SCALE, collect=False)
+    for _ in range(4):
+        m.step()
+    m.quarter += 1
+    q = m.open_quarter()
+    assert q.year == 2017 and m.levers.vouchers.budget_bn_yuan.at(2017) == 10.0
+    assert use_vouchers(m, q) == pytest.approx(m.p.voucher_additionality * 10.0e3)
+    assert m.p.voucher_additionality == 0.8
+
+
+# ------------------------------------------------------------------ T3: per-firm bridge
+def test_t3_bridges_only_the_2015_certificate_holders(run2020):
+    """T3 = sum w Y (B if certified at the start else 1) over certified firms, B = 22 tn /
+    model 2015 level; firms certified later count at their own revenue."""
+    m, n0, _ = run2020
+    f, rec = m.firms, m.recorder
+    b = rec.ht_bridge
+    ht0 = rec.ht_factor > 1.0
+    assert b > 1.0 and ht0.any() and len(rec.ht_factor) == n0
+    factor = np.ones(f.n)
+    factor[:n0] = np.where(ht0, b, 1.0)
+    w = f.weight * f.alive * f.hightech
+    snap = rec.snapshot()
+    assert snap["hightech_revenue_tn_yuan"] == pytest.approx(float(w @ (f.revenue * factor)) / 1e6, rel=1e-12)
+    later = f.hightech & f.alive & (factor == 1.0)
+    assert later.any()  # so the constant bridge would have scaled someone it should not
+    assert snap["hightech_revenue_tn_yuan"] < b * snap["hightech_revenue_model_tn_yuan"]
+    assert rec.values["hightech_revenue_tn_yuan"][0] == pytest.approx(m.ic.hightech_revenue_tn_yuan, rel=1e-12)

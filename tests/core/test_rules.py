@@ -188,9 +188,9 @@ def test_corporate_tax_losses_expire_after_five_years():
     assert tax[0] == 4.0
 
 
-def test_tech_purchases():
-    # 2 * 16^0.5 * 1.5 = 12; negative R&D buys nothing
-    assert F.tech_purchases(np.array([16.0, -4.0]), 2.0, 0.5, 0.5) == approx([12.0, 0.0])
+def test_tech_sales():
+    # 2 * 16^0.5 = 8; a negative stock sells nothing
+    assert F.tech_sales(np.array([16.0, -4.0]), 2.0, 0.5) == approx([8.0, 0.0])
 
 
 # --- academia -------------------------------------------------------------------------
