@@ -27,7 +27,9 @@ def test_window_scenario_starts_from_the_2008_state_and_ends_in_2015():
     assert res.value("rd_intensity_industry_pct", 2008) == pytest.approx(0.61, abs=0.005)
     assert res.value("national_rd_bn_yuan", 2008) == pytest.approx(461.6, rel=1e-3)
     assert res.value("tech_contract_turnover_bn_yuan", 2008) == 266.5
-    assert res.value("industrial_rd_performer_share_pct", 2008) == pytest.approx(6.5, abs=0.5)
+    # performers are a Bernoulli draw per row; at scale 0.003 about 1,150 sampled industrial rows:
+    # 3 binomial s.d. = 3 * sqrt(0.065 * 0.935 / 1150) = 2.2 pp
+    assert res.value("industrial_rd_performer_share_pct", 2008) == pytest.approx(6.5, abs=2.2)
     # observed nominal demand growth over the window: revenue more than doubles by 2015
     assert res.value("industrial_revenue_tn_yuan", 2015) / res.value("industrial_revenue_tn_yuan", 2008) > 1.9
 
