@@ -133,13 +133,16 @@ def pyabc_prior(priors: list[Prior]):
 # ---------------------------------------------------------------------- statistics
 @dataclass(frozen=True)
 class Statistic:
-    """One calibration statistic: growth of a series' indicator from base to year."""
+    """One calibration statistic: growth of a series' indicator from ``base`` to ``year``
+    (``observed = ln(y_year / y_base)``), or, with ``base == year``, the log level
+    ``ln(y_year)`` of a micro-moment. ``weight`` multiplies its distance term."""
 
     series: str
     indicator: str
     base: int
     year: int
     observed: float
+    weight: float = 1.0
 
     @property
     def name(self) -> str:
@@ -147,14 +150,100 @@ class Statistic:
 
 
 def statistics_from_history(history, model_years, base: int, years=None) -> list[Statistic]:
-    """Every observed growth ``ln(y_t / y_b)`` the model can reproduce (t > base in its years)."""
+    """Every observed growth ``ln(y_t / y_b)`` the model can reproduce (t > base in its years).
+
+    Weights: each statistic of a series with n statistics weighs ``1 / sqrt(n)``, so every
+    series contributes alike to the squared distance however many years it was observed."""
     out = []
     for name, s in history.scored().items():
         if base not in s.values:
             continue
-        for t in sorted(s.values):
-            if t > base and t in model_years and (years is None or t in years):
-                out.append(Statistic(name, s.indicator, base, t, math.log(s.values[t] / s.values[base])))
+        ts = [t for t in sorted(s.values) if t > base and t in model_years and (years is None or t in years)]
+        for t in ts:
+            out.append(Statistic(name, s.indicator, base, t, math.log(s.values[t] / s.values[base]),
+                                 1.0 / math.sqrt(len(ts))))
+    return out
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A micro-moment of ``sim/data/moments.toml``: the level of an indicator in ``year``, or
+    its growth from ``from_year``."""
+
+    name: str
+    indicator: str
+    year: int
+    value: float
+    weight: float
+    from_year: int | None = None
+    from_value: float | None = None
+    unit: str = ""
+    source: str = ""
+    assumption: bool = False
+
+
+def shipped_moments_path() -> Path:
+    return Path(str(resources.files("sim.data").joinpath("moments.toml")))
+
+
+def load_moments(path: str | Path | None = None) -> list[Moment]:
+    """Read and check a micro-moments file (default ``sim/data/moments.toml``); one-line errors."""
+    from sim.indicators import INDICATORS
+
+    path = Path(path) if path is not None else shipped_moments_path()
+    where = str(path)
+    if not path.is_file():
+        raise ExperimentError(f"{where}: no such micro-moments file")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise ExperimentError(f"{where}: not a readable TOML file: {exc}") from None
+    allowed = {"indicator", "year", "value", "weight", "from_year", "from_value", "unit", "source", "assumption"}
+    out = []
+    for name, e in raw.items():
+        at = f"{where}: [{name}]"
+        if not isinstance(e, dict):
+            raise ExperimentError(f"{at}: must be a table")
+        unknown = sorted(set(e) - allowed)
+        if unknown:
+            raise ExperimentError(f"{at}.{unknown[0]}: unknown key; allowed: {', '.join(sorted(allowed))}")
+        missing = sorted({"indicator", "year", "value", "weight", "unit", "source", "assumption"} - set(e))
+        if missing:
+            raise ExperimentError(f"{at}: missing key {missing[0]}")
+        if e["indicator"] not in INDICATORS:
+            raise ExperimentError(f"{at}.indicator: {e['indicator']!r} is not a model indicator")
+        for k in ("value", "weight", "from_value"):
+            v = e.get(k, 1.0)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise ExperimentError(f"{at}.{k}: expected a finite number > 0, got {v!r}")
+        for k in ("year", "from_year"):
+            v = e.get(k, 2000)
+            if isinstance(v, bool) or not isinstance(v, int) or not 1900 <= v <= 2100:
+                raise ExperimentError(f"{at}.{k}: expected a year 1900..2100, got {v!r}")
+        if ("from_year" in e) != ("from_value" in e):
+            raise ExperimentError(f"{at}: from_year and from_value go together")
+        if "from_year" in e and e["from_year"] >= e["year"]:
+            raise ExperimentError(f"{at}: from_year must be before year")
+        out.append(Moment(name, e["indicator"], int(e["year"]), float(e["value"]), float(e["weight"]),
+                          e.get("from_year"), float(e["from_value"]) if "from_value" in e else None,
+                          str(e["unit"]), str(e["source"]), bool(e["assumption"])))
+    return out
+
+
+def statistics_from_moments(moments: list[Moment], model_years, base: int, years=None) -> list[Statistic]:
+    """The micro-moments inside the fitted years: both years after the base year and within
+    the model's years (and ``years`` when given). Level: ``ln(value)`` against the model's
+    ``ln(y_year)`` (``base == year``); growth: ``ln(value / from_value)``."""
+    out = []
+    for mo in moments:
+        ys = [mo.year] + ([mo.from_year] if mo.from_year is not None else [])
+        if not all(y > base and y in model_years and (years is None or y in years) for y in ys):
+            continue
+        if mo.from_year is None:
+            out.append(Statistic(mo.name, mo.indicator, mo.year, mo.year, math.log(mo.value), mo.weight))
+        else:
+            out.append(Statistic(mo.name, mo.indicator, mo.from_year, mo.year, math.log(mo.value / mo.from_value),
+                                 mo.weight))
     return out
 
 
@@ -163,7 +252,11 @@ def simulated_statistics(indicators: dict, model_years, stats: list[Statistic]) 
     years = list(model_years)
     out = {}
     for st in stats:
-        a, b = indicators[st.indicator][years.index(st.year)], indicators[st.indicator][years.index(st.base)]
+        a = indicators[st.indicator][years.index(st.year)]
+        if st.base == st.year:  # level moment
+            out[st.name] = float(math.log(a)) if a > 0 else UNDEFINED_GROWTH
+            continue
+        b = indicators[st.indicator][years.index(st.base)]
         out[st.name] = float(math.log(a / b)) if a > 0 and b > 0 else UNDEFINED_GROWTH
     return out
 
@@ -209,13 +302,16 @@ class CalibrationConfig:
     scale: float
     seed: int
     workers: int
+    moments_file: str | None = None   # micro-moments (None: none)
 
-    def digest(self, scenario_digest: str, history_digest: str, priors: list[Prior]) -> str:
+    def digest(self, scenario_digest: str, history_digest: str, priors: list[Prior], moments=()) -> str:
         """What must not change between an interrupted run and its resumption."""
         d = dataclasses.asdict(self)
-        for k in ("generations", "max_simulations", "workers", "scenario_file", "history_file", "priors_file"):
+        for k in ("generations", "max_simulations", "workers", "scenario_file", "history_file", "priors_file",
+                  "moments_file"):
             d.pop(k)
-        d.update(scenario=scenario_digest, history=history_digest, priors=[dataclasses.asdict(p) for p in priors])
+        d.update(scenario=scenario_digest, history=history_digest, priors=[dataclasses.asdict(p) for p in priors],
+                 moments=[dataclasses.asdict(m) for m in moments])
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
 
 
@@ -235,7 +331,8 @@ def _make_abc(sim: Simulator, priors, cfg: CalibrationConfig, map_=map):
 
     from experiments.abc_sampler import SeededMappingSampler
 
-    return pyabc.ABCSMC(sim, pyabc_prior(priors), pyabc.PNormDistance(p=2),
+    weights = {st.name: st.weight for st in sim.stats}
+    return pyabc.ABCSMC(sim, pyabc_prior(priors), pyabc.PNormDistance(p=2, fixed_weights=weights),
                         population_size=cfg.population, sampler=SeededMappingSampler(map_=map_))
 
 
@@ -257,10 +354,12 @@ def calibrate(cfg: CalibrationConfig, out: Path, resume: bool = False, progress=
     if base not in model_years:
         raise ExperimentError(f"--base-year {base}: the scenario covers {model_years[0]}-{model_years[-1]}")
     stats = statistics_from_history(history, model_years, base, cfg.years)
+    moments = load_moments(cfg.moments_file) if cfg.moments_file else []
+    stats += statistics_from_moments(moments, model_years, base, cfg.years)
     if not stats:
         raise ExperimentError(f"{history.path}: no observed growth after base year {base} within the scenario's years "
                               f"{model_years[0]}-{model_years[-1]}: nothing to calibrate to")
-    config_digest = cfg.digest(sc.digest(), history.digest, priors)
+    config_digest = cfg.digest(sc.digest(), history.digest, priors, moments)
     db = out / DB_NAME
     man_path = out / "manifest.json"
     if resume:
@@ -306,7 +405,11 @@ def _calibrate(cfg, out, resume, progress, sc, history, priors, stats, base, mod
         "statistics": [dataclasses.asdict(s) for s in stats],
         "priors": [dataclasses.asdict(p) for p in priors],
         "method": "ABC-SMC (pyabc.ABCSMC), population size constant",
-        "distance": "pyabc.PNormDistance(p=2): Euclidean distance of the log-growth statistics (unweighted)",
+        "moments": {"file": cfg.moments_file,
+                    "used": [dataclasses.asdict(st) for st in stats if st.series not in history.series]},
+        "distance": "pyabc.PNormDistance(p=2, fixed_weights): weighted Euclidean distance of the log-growth "
+                    "statistics (weight 1/sqrt(n) for each of a series' n statistics) and the micro-moments "
+                    "(log level or log growth, weight from the moments file)",
         "epsilon": "pyabc default: quantile (median) of the previous generation's distances",
         "sampler": "pyabc MappingSampler with seeded jobs (experiments/abc_sampler.py); results do not depend on --workers",
         "seeds": {"master": cfg.seed, "particle_run_seed": "SeedSequence([master, *float64 bits of theta])",
@@ -521,6 +624,8 @@ def cmd_calibrate(args) -> int:
         scenario_file=str(Path(args.scenario).resolve()),
         history_file=str(Path(args.history).resolve()) if args.history else str(shipped_history_path()),
         priors_file=str(Path(args.priors).resolve()) if args.priors else str(shipped_priors_path()),
+        moments_file=None if args.no_moments else (str(Path(args.moments).resolve()) if args.moments
+                                                   else str(shipped_moments_path())),
         base_year=args.base_year, years=years,
         population=args.population or 200, generations=args.generations or 6,
         max_simulations=args.max_simulations,
@@ -559,6 +664,9 @@ def register(subparsers) -> None:
     p.add_argument("scenario", help="scenario whose years cover the history's years after the base year")
     p.add_argument("--history", help="history TOML (default: sim/data/history_2008_2015.toml)")
     p.add_argument("--priors", help="priors TOML (default: sim/data/priors.toml)")
+    p.add_argument("--moments", help="micro-moments TOML added to the distance (default: sim/data/moments.toml; "
+                                     "a moment enters only when its years lie in the fitted years)")
+    p.add_argument("--no-moments", action="store_true", help="fit the history's series only, no micro-moments")
     p.add_argument("--base-year", type=int, help="growth is measured from this year (default: the scenario's first year)")
     p.add_argument("--years", help="observed years to fit, e.g. 2009-2012 (default: all after the base year)")
     p.add_argument("--until", type=int, metavar="YEAR",

@@ -26,7 +26,7 @@ from sim.agents.vc import VCFundAgent
 from sim.horizon import Horizon
 from sim.indicators import INDICATORS, Recorder, YearFlows
 from sim.initial_state import build_world
-from sim.phases import DT, PHASES, Quarter, Reference, quarter_streams, stream  # noqa: F401  (DT re-exported)
+from sim.phases import DT, PHASES, Momentum, Quarter, Reference, quarter_streams, stream  # noqa: F401  (DT re-exported)
 from sim.phases.certification import certify_hightech
 from sim.phases.demography import exit_and_enter, grow_revenue, spin_off
 from sim.phases.innovation import innovate, open_patent_pipeline, patent
@@ -113,7 +113,10 @@ class InnovationModel(mesa.Model):
         self._views: dict[tuple[str, int], mesa.Agent] = {}
         self.ref = Reference(audit0=self.levers.hightech.audit_intensity.at(self.start_year),
                              firm_rd0=float((self.firms.weight * self.firms.rd_real).sum()),
-                             org_sales0=self.orgs.sales.copy())
+                             org_sales0=self.orgs.sales.copy(),
+                             registered0=self.ic.tech_contract_registered_share,
+                             pct_per_rd0=self.ic.pct_applications / self.ic.enterprise_rd_bn_yuan)
+        self.momentum = Momentum(registered=self.ic.tech_contract_registered_share)
         self.government.designate_2015(self.firms, self.ic, self.p, init)
         self.flows = YearFlows()
         self.recorder = Recorder(self)

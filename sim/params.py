@@ -83,6 +83,7 @@ class InitialConditions:
     rd_performer_size_slope: float
     rd_intensity_size_slope: float
     rd_intensity_sigma: float
+    tech_contract_registered_share: float
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,12 @@ class Parameters:
     startup_industrial_share: float
     startup_entry_revenue_m_yuan: float
     startup_entry_rd_intensity: float
+    rd_upgrading_rate: float
+    rd_frontier_intensity: float
+    contract_registration_rate: float
+    pct_internationalisation_rate: float
+    pct_frontier_per_bn_rd: float
+    hightech_awareness_rate: float
 
 
 _FILES = {InitialConditions: "initial_2015.toml", Parameters: "parameters.toml"}

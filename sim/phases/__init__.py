@@ -100,9 +100,20 @@ class Quarter:
 
 
 @dataclass
+class Momentum:
+    """Model-level states of the momentum mechanisms (``sim/agents/momentum.py``), owned by
+    the phase named beside each; they persist from quarter to quarter."""
+
+    registered: float               # registered share of technology-contract value (trade_technology)
+    pct: float = 1.0                # PCT-propensity multiplier, 1 in the start year (patent)
+
+
+@dataclass
 class Reference:
     """Start-of-run references the rules compare against (set once at the start)."""
 
     audit0: float                   # audit intensity in the start year
     firm_rd0: float                 # firms' real R&D at the start, million yuan per year
     org_sales0: np.ndarray          # research organisations' technology sales at the start
+    registered0: float = 1.0        # registered share of technology-contract value at the start
+    pct_per_rd0: float = 0.0        # PCT applications per bn yuan of enterprise R&D at the start

@@ -10,6 +10,7 @@ from collections import deque
 import numpy as np
 
 from sim.agents import firms as F
+from sim.agents.momentum import internationalisation_step
 from sim.phases import DT, Quarter
 
 
@@ -85,8 +86,12 @@ def patent(m, q: Quarter) -> None:
     count, ``T`` the research organisations' knowledge stock).
 
     Patents of exited firms stay in force (and in T6a) until they lapse: a valid patent
-    is owned by its holder or a successor whether or not the firm is still simulated."""
+    is owned by its holder or a successor whether or not the firm is still simulated.
+    Enterprises' PCT propensity is multiplied by the internationalisation multiplier
+    (:func:`sim.agents.momentum.internationalisation_step`)."""
     f, p, cal, rng = m.firms, m.p, m.cal, q.streams["patent"]
+    m.momentum.pct = internationalisation_step(m.momentum.pct, m.ref.pct_per_rd0, p.pct_frontier_per_bn_rd,
+                                               p.pct_internationalisation_rate, DT)
     held = np.flatnonzero(f.patents > 0)
     lapses = rng.binomial(f.patents[held].astype(np.int64), p.patent_lapse_rate * DT)
     f.patents[held] -= lapses
@@ -97,7 +102,7 @@ def patent(m, q: Quarter) -> None:
     f.patents[rows] += grants
     f.core_ip[rows] |= grants > 0
     k = f.knowledge[active]
-    pct = rng.poisson(cal.pct_rate * f.pct_propensity[active] * k
+    pct = rng.poisson(cal.pct_rate * m.momentum.pct * f.pct_propensity[active] * k
                       * (f.revenue[active] / cal.revenue_ref) ** p.pct_size_elasticity * DT)
     q.grants = float(f.weight[rows] @ grants)
     o, ic = m.orgs, m.ic

@@ -9,11 +9,14 @@ import numpy as np
 
 from sim.agents import firms as F
 from sim.agents.academia import academic_sales, researcher_flows
+from sim.agents.momentum import registration_step
 from sim.phases import DT, Quarter
 
 
 def trade_technology(m, q: Quarter) -> None:
-    """Technology contracts: firm purchases, academic sales, innovation vouchers."""
+    """Technology contracts: firm purchases, academic sales, innovation vouchers; the
+    registered turnover (T8) moves with the registered share of contract value
+    (:func:`sim.agents.momentum.registration_step`, relative to the start year's)."""
     f, o, p, lv, yr = m.firms, m.orgs, m.p, m.levers, q.year
     sales = F.tech_sales(f.knowledge, m.cal.chi, p.tech_purchase_elasticity)  # enterprise sellers
     firm_part = float((f.weight * sales * f.alive).sum())
@@ -24,7 +27,8 @@ def trade_technology(m, q: Quarter) -> None:
                              0.5, p.academic_transfer_elasticity, demand)
     academic = float((o.weight * o.sales).sum())
     vouchers = use_vouchers(m, q)
-    q.turnover = (firm_part + academic + vouchers) * DT
+    m.momentum.registered = registration_step(m.momentum.registered, p.contract_registration_rate, DT)
+    q.turnover = (firm_part + academic + vouchers) * DT * (m.momentum.registered / m.ref.registered0)
 
 
 def use_vouchers(m, q: Quarter) -> float:

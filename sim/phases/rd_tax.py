@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.agents import firms as F
+from sim.agents.momentum import upgrading_factor
 from sim.phases import DT, Quarter
 from sim.policy_context import firm_tax_context
 
@@ -35,8 +36,24 @@ def enter_rd(m, q: Quarter) -> None:
     f.rd_base[hit] = p.rd_entry_intensity
 
 
+def upgrade_rd(m) -> None:
+    """Upgrading: performing above-size industrial firms raise their desired intensity
+    ``rd_base`` by :func:`sim.agents.momentum.upgrading_factor` of the industry's real
+    intensity S (sum of w * rd_intensity * revenue over sum of w * revenue, living
+    industrial firms) against the frontier ``rd_frontier_intensity``."""
+    f, p = m.firms, m.p
+    if p.rd_upgrading_rate <= 0.0:
+        return
+    ind = f.alive & (f.segment == F.INDUSTRIAL)
+    wr = f.weight[ind] * f.revenue[ind]
+    s = float(wr @ f.rd_intensity[ind]) / max(float(wr.sum()), 1e-12)
+    g = upgrading_factor(s, p.rd_frontier_intensity, p.rd_upgrading_rate, DT)
+    f.rd_base = np.where(ind & (f.rd_base > 0.0), f.rd_base * g, f.rd_base)
+
+
 def decide_rd(m, q: Quarter) -> None:
-    """Desired real R&D from the user cost, support and the notch; partial adjustment."""
+    """Desired real R&D from the user cost, support and the notch (after upgrading); partial adjustment."""
+    upgrade_rd(m)
     f, p, c, lv, yr = m.firms, m.p, q.tax, m.levers, q.year
     ad = lv.accelerated_depreciation
     uc = F.user_cost(c.tax_rate, c.deduction, c.deduction_value, ad.equipment_share.at(yr) * ad.pv_gain.at(yr))

@@ -177,3 +177,51 @@ def test_calibrate_cli_end_to_end_and_bad_input(synthetic, tmp_path, capsys):
     rc = main(["calibrate", BASELINE, "--out", str(tmp_path / "y")])
     err = capsys.readouterr().err
     assert rc == 2 and "nothing to calibrate" in err
+
+
+def test_series_statistics_weigh_one_over_root_n():
+    h = History("m", "0", {"a": Series("a", "u", "s", {2015: 1.0, 2016: 2.0, 2017: 3.0, 2018: 4.0, 2019: 5.0},
+                                       frozenset(), "national_rd_bn_yuan"),
+                           "b": Series("b", "u", "s", {2015: 1.0, 2020: 2.0}, frozenset(), "pct_applications")})
+    st = statistics_from_history(h, list(range(2015, 2021)), 2015)
+    assert [s.weight for s in st] == pytest.approx([0.5, 0.5, 0.5, 0.5, 1.0])
+
+
+def test_shipped_micro_moments_and_their_statistics():
+    from experiments.calibrate import load_moments, statistics_from_moments
+    mom = {m.name: m for m in load_moments()}
+    assert mom["hightech_enterprises_2015"].value == 79000 and mom["hightech_enterprises_2015"].weight == 1.0
+    g = mom["hightech_enterprises_growth_2014_2015"]
+    assert (g.from_year, g.from_value, g.assumption) == (2014, 62500, True)
+    st = {s.name: s for s in statistics_from_moments(list(mom.values()), list(range(2008, 2016)), 2008)}
+    # level: ln 79000 = 11.27720; growth: ln(79000 / 62500) = 0.234281
+    assert st["hightech_enterprises_2015:2015"].observed == pytest.approx(11.277203, abs=1e-6)
+    assert st["hightech_enterprises_growth_2014_2015:2015"].observed == pytest.approx(0.234281, abs=1e-6)
+    assert st["hightech_enterprises_growth_2014_2015:2015"].weight == 0.5
+    # a fit up to 2012 (pseudo-out-of-sample) and a 2015 start use none of them
+    assert statistics_from_moments(list(mom.values()), list(range(2008, 2016)), 2008, range(2009, 2013)) == []
+    assert statistics_from_moments(list(mom.values()), list(range(2015, 2021)), 2015) == []
+    sim = simulated_statistics({"hightech_enterprises": np.array([1.0] * 6 + [50000.0, 100000.0]),
+                                "industrial_rd_performer_share_pct": np.full(8, 10.0)},
+                               range(2008, 2016), list(st.values()))
+    assert sim["hightech_enterprises_2015:2015"] == pytest.approx(math.log(100000.0))
+    assert sim["hightech_enterprises_growth_2014_2015:2015"] == pytest.approx(math.log(2.0))
+
+
+@pytest.mark.parametrize("body, fragment", [
+    ('[m]\nindicator = "nope"\nyear = 2015\nvalue = 1\nweight = 1\nunit = "u"\nsource = "s"\nassumption = false\n',
+     "not a model indicator"),
+    ('[m]\nindicator = "pct_applications"\nyear = 2015\nvalue = -1\nweight = 1\nunit = "u"\nsource = "s"\n'
+     'assumption = false\n', "value: expected a finite number > 0"),
+    ('[m]\nindicator = "pct_applications"\nyear = 2015\nvalue = 1\nweight = 1\nunit = "u"\nsource = "s"\n'
+     'assumption = false\nfrom_year = 2014\n', "from_year and from_value go together"),
+    ('[m]\nindicator = "pct_applications"\nyear = 2015\nvalue = 1\nunit = "u"\nsource = "s"\nassumption = false\n',
+     "missing key weight"),
+])
+def test_bad_moments_get_one_line_errors(tmp_path, body, fragment):
+    from experiments.calibrate import load_moments
+    f = tmp_path / "m.toml"
+    f.write_text(body)
+    with pytest.raises(ExperimentError) as exc:
+        load_moments(f)
+    assert fragment in str(exc.value) and "\n" not in str(exc.value)
