@@ -377,7 +377,8 @@ def calibrate(cfg: CalibrationConfig, out: Path, resume: bool = False, progress=
         map_ = map
         if cfg.workers > 1:
             import concurrent.futures as cf
-            map_ = stack.enter_context(cf.ProcessPoolExecutor(max_workers=cfg.workers)).map
+            from experiments.workers import pool_kwargs
+            map_ = stack.enter_context(cf.ProcessPoolExecutor(max_workers=cfg.workers, **pool_kwargs())).map
         return _calibrate(cfg, out, resume, progress, sc, history, priors, stats, base, model_years,
                           config_digest, db, man_path, sim, map_)
 

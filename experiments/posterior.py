@@ -48,11 +48,23 @@ class Posterior:
                 "draw_indices": self.draw_indices(n, master_seed).tolist()}
 
 
+DEFAULT = "default"
+"""``--posterior default``: the posterior shipped in ``sim/data/posterior/`` (the calibration
+of the full training window, 2008-2015, on the frozen model; its manifest says how)."""
+
+
+def shipped_posterior_path() -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("sim.data").joinpath("posterior")))
+
+
 def load_posterior(path: str | Path) -> Posterior:
-    """Read a calibration's posterior; one-line errors for anything unusable."""
+    """Read a calibration's posterior (``"default"``: the shipped one); one-line errors for
+    anything unusable."""
     import pandas as pd
 
-    path = Path(path)
+    path = shipped_posterior_path() if str(path) == DEFAULT else Path(path)
     folder, file = (path, path / "posterior.parquet") if path.is_dir() else (path.parent, path)
     if not file.is_file():
         raise ExperimentError(f"--posterior {path}: no posterior.parquet (an `innosim calibrate` output folder)")
@@ -92,6 +104,7 @@ def posterior_note(posterior: Posterior | None) -> str:
         "posterior: none (parameters at their sim/data values; bands cover seed noise only)"
 
 
-POSTERIOR_HELP = ("`innosim calibrate` output folder (or its posterior.parquet): each replication draws a "
+POSTERIOR_HELP = ("`innosim calibrate` output folder (or its posterior.parquet), or `default` for the posterior "
+                  "shipped in sim/data/posterior (the 2008-2015 window calibration): each replication draws a "
                   "parameter vector by weight, shared across scenarios (default: none, parameters at their "
                   "sim/data values)")

@@ -21,6 +21,10 @@ A scenario is a TOML file::
     "initial.hightech_revenue_tn_yuan" = "data"    # take the range from sim/data
     "levers.guidance_funds.raised_share" = [0.26, 0.6]
 
+    [growth]                            # observed inputs of a historical window (optional)
+    nominal = {2009 = 0.083, 2010 = 0.217}   # nominal demand growth by year; other years:
+    source = "..."                      #   parameters.nominal_growth
+
     [run]                               # defaults for `innosim run`
     replications = 20
     scale = 0.01
@@ -47,7 +51,7 @@ from sim.horizon import DEFAULT_END, DEFAULT_START, Horizon, HorizonError, initi
 from sim.params import DataError, InitialConditions, Parameters, build, data_entries
 from sim.policies import LEVER_CLASSES, LeverError, Levers
 
-TOP_KEYS = {"scenario", "levers", "parameters", "initial", "uncertainties", "run"}
+TOP_KEYS = {"scenario", "levers", "parameters", "initial", "uncertainties", "run", "growth"}
 RUN_KEYS = {"replications": int, "scale": float, "seed": int, "start_year": int, "end_year": int}
 MAX_SCALE = 1.0
 MIN_SCALE = 1e-4
@@ -93,6 +97,15 @@ class Scenario:
     initial: InitialConditions = field(default_factory=lambda: build(InitialConditions))
     uncertainties: tuple[Uncertainty, ...] = ()
     run: RunSettings = field(default_factory=RunSettings)
+    growth: tuple[tuple[int, float], ...] = ()   # observed nominal demand growth by year ([growth] nominal)
+
+    def nominal_growth(self, year: int) -> float:
+        """Nominal demand growth in ``year``: the observed value of ``[growth] nominal`` for that
+        year (a historical window's input), else ``parameters.nominal_growth``."""
+        for y, g in self.growth:
+            if y == year:
+                return g
+        return self.parameters.nominal_growth
 
     # -- factors ---------------------------------------------------------------------
     def value_of(self, key: str) -> float:
@@ -141,6 +154,8 @@ class Scenario:
         d.pop("path")
         d.pop("description")
         d.pop("run")
+        if not self.growth:
+            d.pop("growth")  # absent: digests of scenarios without observed growth stay as they were
         if (self.run.start_year, self.run.end_year) != (DEFAULT_START, DEFAULT_END):
             d["horizon"] = [self.run.start_year, self.run.end_year]  # default omitted: digests stay comparable
         return d
@@ -328,6 +343,7 @@ def scenario_from_dict(raw: dict[str, Any], where: str = "<scenario>") -> Scenar
     sc = Scenario(
         name=meta.get("name", "unnamed"), description=meta.get("description", ""), path=where,
         levers=levers, parameters=params, initial=initial, run=RunSettings(**settings),
+        growth=_growth(raw.get("growth", {}), where),
     )
     _check_joint(sc, f"{where}: ")
     try:
@@ -357,6 +373,34 @@ def scenario_from_dict(raw: dict[str, Any], where: str = "<scenario>") -> Scenar
         for bound in (lo, hi):  # each bound must itself be a valid value
             dataclasses.replace(sc, uncertainties=()).with_values({key: bound})
     return dataclasses.replace(sc, uncertainties=tuple(unc))
+
+
+GROWTH_RANGE = (-0.3, 0.5)
+"""Allowed observed nominal growth rates of ``[growth]`` (a year's contraction of 30% to a rise of 50%)."""
+
+
+def _growth(raw: dict[str, Any], where: str) -> tuple[tuple[int, float], ...]:
+    """Validate ``[growth]``: ``nominal = {YEAR = rate}`` (observed rates in ``GROWTH_RANGE``)
+    and a required ``source``."""
+    if not raw:
+        return ()
+    unknown = sorted(set(raw) - {"nominal", "source"})
+    if unknown:
+        raise ScenarioError(f"{where}: unknown key growth.{unknown[0]}; allowed: nominal, source")
+    if not isinstance(raw.get("source"), str) or not raw["source"].strip():
+        raise ScenarioError(f"{where}: growth.source is missing (where the observed growth comes from)")
+    nominal = raw.get("nominal")
+    if not isinstance(nominal, dict) or not nominal:
+        raise ScenarioError(f"{where}: growth.nominal must be a table {{YEAR = rate}}")
+    lo, hi = GROWTH_RANGE
+    out = []
+    for y, g in nominal.items():
+        if not str(y).isdigit() or not 1900 <= int(y) <= 2100:
+            raise ScenarioError(f"{where}: growth.nominal: {y!r} is not a year")
+        if isinstance(g, bool) or not isinstance(g, (int, float)) or not math.isfinite(g) or not lo <= g <= hi:
+            raise ScenarioError(f"{where}: growth.nominal.{y}: expected a rate in {lo:g}..{hi:g}, got {g!r}")
+        out.append((int(y), float(g)))
+    return tuple(sorted(out))
 
 
 def _check_joint(sc: "Scenario", where: str) -> None:

@@ -47,7 +47,7 @@ def grow_revenue(m, q: Quarter) -> None:
              + np.where(f.segment == F.STARTUP, 0.1 * f.quality, 0.0)
              + np.where((f.revenue <= 200.0) & (f.rd_real > 0), lv.procurement.sme_demand_boost.at(q.year), 0.0))
     shock = p.revenue_noise * math.sqrt(DT) * rng.standard_normal(f.n)
-    new = F.revenue_growth(f.revenue, ratio, p.nominal_growth, p.revenue_productivity_elasticity, shock, extra)
+    new = F.revenue_growth(f.revenue, ratio, q.nominal_growth, p.revenue_productivity_elasticity, shock, extra)
     f.employees = f.employees * np.sqrt(new / f.revenue)
     f.revenue = new
     f.age = f.age + DT

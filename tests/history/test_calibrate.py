@@ -190,12 +190,12 @@ def test_series_statistics_weigh_one_over_root_n():
 def test_shipped_micro_moments_and_their_statistics():
     from experiments.calibrate import load_moments, statistics_from_moments
     mom = {m.name: m for m in load_moments()}
-    assert mom["hightech_enterprises_2015"].value == 79000 and mom["hightech_enterprises_2015"].weight == 1.0
+    assert mom["industrial_rd_performer_share_2015"].value == 19.2 and mom["industrial_rd_performer_share_2015"].weight == 1.0
     g = mom["hightech_enterprises_growth_2014_2015"]
     assert (g.from_year, g.from_value, g.assumption) == (2014, 62500, True)
     st = {s.name: s for s in statistics_from_moments(list(mom.values()), list(range(2008, 2016)), 2008)}
-    # level: ln 79000 = 11.27720; growth: ln(79000 / 62500) = 0.234281
-    assert st["hightech_enterprises_2015:2015"].observed == pytest.approx(11.277203, abs=1e-6)
+    # level: ln 19.2 = 2.954910; growth: ln(79000 / 62500) = 0.234281
+    assert st["industrial_rd_performer_share_2015:2015"].observed == pytest.approx(2.954910, abs=1e-6)
     assert st["hightech_enterprises_growth_2014_2015:2015"].observed == pytest.approx(0.234281, abs=1e-6)
     assert st["hightech_enterprises_growth_2014_2015:2015"].weight == 0.5
     # a fit up to 2012 (pseudo-out-of-sample) and a 2015 start use none of them
@@ -204,7 +204,7 @@ def test_shipped_micro_moments_and_their_statistics():
     sim = simulated_statistics({"hightech_enterprises": np.array([1.0] * 6 + [50000.0, 100000.0]),
                                 "industrial_rd_performer_share_pct": np.full(8, 10.0)},
                                range(2008, 2016), list(st.values()))
-    assert sim["hightech_enterprises_2015:2015"] == pytest.approx(math.log(100000.0))
+    assert sim["industrial_rd_performer_share_2015:2015"] == pytest.approx(math.log(10.0))
     assert sim["hightech_enterprises_growth_2014_2015:2015"] == pytest.approx(math.log(2.0))
 
 

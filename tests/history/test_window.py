@@ -76,3 +76,27 @@ def test_entry_into_rd_rule_and_its_effect_on_the_window():
     # the window (0.021 a year) it roughly triples, as observed (6.5% -> 19.2%)
     assert abs(share[0.0][1] - share[0.0][0]) < 1.0
     assert 15.0 < share[0.021][1] < 24.0
+
+
+def test_observed_nominal_growth_by_year(tmp_path):
+    """[growth] nominal: the window's observed demand growth by year; other years use
+    parameters.nominal_growth; bad tables get one-line errors."""
+    from sim.scenario import ScenarioError
+    sc = load_scenario(WINDOW)
+    assert sc.nominal_growth(2010) == 0.2227 and sc.nominal_growth(2015) == 0.0104
+    assert sc.nominal_growth(2016) == sc.parameters.nominal_growth == 0.113
+    assert "growth" not in load_scenario("baseline").canonical()  # digests without [growth] unchanged
+    res = run(sc, seed=1, scale=0.003)
+    rev = [res.value("industrial_revenue_tn_yuan", y) for y in range(2008, 2016)]
+    g = np.diff(np.log(rev))
+    # the observed 2010-2011 boom and the 2014-2015 slowdown come through (productivity adds a little)
+    assert g[1] > 0.15 and g[2] > 0.15 and g[6] < 0.06
+    for body, frag in (('nominal = {2009 = 0.9}\nsource = "s"', "expected a rate in -0.3..0.5"),
+                       ('nominal = {2009 = 0.1}', "growth.source is missing"),
+                       ('nominal = {x = 0.1}\nsource = "s"', "is not a year"),
+                       ('rate = 1\nsource = "s"', "unknown key growth.rate")):
+        f = tmp_path / "g.toml"
+        f.write_text(f'[scenario]\nname = "g"\n[growth]\n{body}\n')
+        with pytest.raises(ScenarioError) as exc:
+            load_scenario(f)
+        assert frag in str(exc.value) and "\n" not in str(exc.value)
