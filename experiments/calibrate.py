@@ -667,7 +667,7 @@ def register(subparsers) -> None:
     p.add_argument("--priors", help="priors TOML (default: sim/data/priors.toml)")
     p.add_argument("--moments", help="micro-moments TOML added to the distance (default: sim/data/moments.toml; "
                                      "a moment enters only when its years lie in the fitted years)")
-    p.add_argument("--no-moments", action="store_true", help="fit the history's series only, no micro-moments")
+    p.add_argument("--no-moments", action="store_true", help="fit the history's series only, no micro-moments (default: the moments are used)")
     p.add_argument("--base-year", type=int, help="growth is measured from this year (default: the scenario's first year)")
     p.add_argument("--years", help="observed years to fit, e.g. 2009-2012 (default: all after the base year)")
     p.add_argument("--until", type=int, metavar="YEAR",
