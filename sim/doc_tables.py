@@ -1,4 +1,4 @@
-"""Generate the parameter, initial-condition and lever tables of docs/ODD.md from the code.
+"""Generate the parameter, initial-condition, lever and indicator tables of docs/ODD.md from the code.
 
     python -m sim.doc_tables docs/ODD.md      # rewrite the tables in place
     python -m sim.doc_tables --check docs/ODD.md   # exit 1 if they are stale
@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from sim.indicators import INDICATORS
 from sim.params import InitialConditions, Parameters, data_entries
 from sim.policies import LEVER_CLASSES
 
@@ -41,10 +42,21 @@ def _lever_table() -> list[str]:
     return rows
 
 
+def _indicator_table() -> list[str]:
+    rows = ["| indicator | unit | kind | start year | target | description |", "|---|---|---|---|---|---|"]
+    for name, s in INDICATORS.items():
+        kind = s.kind + (" (mean of quarterly rates)" if s.per_quarter else "")
+        tg = "; ".join(f"{t.id}{' (beside ' + t.companion_of + ')' if t.companion_of else ''}: "
+                       f"{'≥' if t.direction == 'at_least' else '≤'} {_g(t.threshold)} in {t.year}" for t in s.targets)
+        rows.append(f"| `{name}` | {s.unit} | {kind} | {s.start_note()} | {tg} | {s.description} |")
+    return rows
+
+
 def render() -> str:
     lines = [BEGIN, "", "### 7.4 Parameters (`sim/data/parameters.toml`)", "", *_data_table(Parameters), "",
              "### 7.5 Initial conditions (`sim/data/initial_2015.toml`)", "", *_data_table(InitialConditions), "",
-             "### 7.6 Levers (`sim/policies/*.py`)", "", *_lever_table(), "", END]
+             "### 7.6 Levers (`sim/policies/*.py`)", "", *_lever_table(), "",
+             "### 7.6a Indicators (`sim/indicators.py`, in output order)", "", *_indicator_table(), "", END]
     return "\n".join(lines)
 
 
