@@ -255,8 +255,11 @@ def cmd_levers(args) -> int:
     print(f"Experiments (sweep --levels, --factor, uncertainties): {SWEEP_RULE}.")
     print("The sweep prints, and its manifest records, the years each swept field reaches.\n")
     for name, cls in LEVER_CLASSES.items():
-        print(f"[levers.{name}]  applied in: {cls.applied_at}")
+        print(f"[levers.{name}]  phases: {', '.join(cls.phases)}")
         print(f"  {cls.mechanism}")
+        for a in cls.accounts:
+            print(f"  fiscal account {a.name} ({a.kind.replace('_', ' ')}) -> indicator {a.indicator}, "
+                  f"booked in {a.booked_in}")
         for f in cls.field_specs():
             md = f.metadata
             print(f"  {f.name:30} default {md['default']:<8g} {md['unit']}  ({md['doc']}; allowed {md['low']:g}..{md['high']:g})")

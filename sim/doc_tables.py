@@ -3,7 +3,8 @@
     python -m sim.doc_tables docs/ODD.md      # rewrite the tables in place
     python -m sim.doc_tables --check docs/ODD.md   # exit 1 if they are stale
 
-The tables sit between the markers ``<!-- tables:begin -->`` and ``<!-- tables:end -->``;
+The tables sit between the markers ``<!-- tables:begin -->`` and ``<!-- tables:end -->``
+(the fiscal-account table of §7.7 between ``<!-- fiscal:begin -->`` and ``<!-- fiscal:end -->``);
 a test keeps them equal to what this module renders, so the ODD stays true to the data.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sim.params import InitialConditions, Parameters, data_entries
 from sim.policies import LEVER_CLASSES
 
 BEGIN, END = "<!-- tables:begin -->", "<!-- tables:end -->"
+FISCAL_BEGIN, FISCAL_END = "<!-- fiscal:begin -->", "<!-- fiscal:end -->"
 
 
 def _g(x) -> str:
@@ -36,9 +38,18 @@ def _lever_table() -> list[str]:
     for name, cls in LEVER_CLASSES.items():
         for i, f in enumerate(cls.field_specs()):
             md = f.metadata
-            mech, phase = (cls.mechanism, cls.applied_at) if i == 0 else ("〃", "〃")
+            mech, phase = (cls.mechanism, ", ".join(cls.phases)) if i == 0 else ("〃", "〃")
             rows.append(f"| `{name}` | `{f.name}` | {_g(md['default'])} | {md['unit']} | {md['doc']} | "
                         f"{_g(md['low'])} – {_g(md['high'])} | {mech} | {phase} |")
+    return rows
+
+
+def _fiscal_table() -> list[str]:
+    rows = ["| lever | account → indicator | kind | booked in | amount per quarter |", "|---|---|---|---|---|"]
+    for name, cls in LEVER_CLASSES.items():
+        for a in cls.accounts:
+            rows.append(f"| `{name}` | `{a.name}` → `{a.indicator}` | {a.kind.replace('_', ' ')} | {a.booked_in} | "
+                        f"{a.amount} |")
     return rows
 
 
@@ -60,13 +71,22 @@ def render() -> str:
     return "\n".join(lines)
 
 
+def render_fiscal() -> str:
+    return "\n".join([FISCAL_BEGIN, "", *_fiscal_table(), "", FISCAL_END])
+
+
+def _replace(text: str, begin: str, end: str, block: str) -> str:
+    if begin not in text or end not in text:
+        raise ValueError(f"markers {begin} / {end} not found")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return head + block + tail
+
+
 def refresh(text: str) -> str:
-    """Return ``text`` with the block between the markers replaced by :func:`render`."""
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"markers {BEGIN} / {END} not found")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return head + render() + tail
+    """Return ``text`` with each generated block (between its markers) re-rendered."""
+    text = _replace(text, BEGIN, END, render())
+    return _replace(text, FISCAL_BEGIN, FISCAL_END, render_fiscal())
 
 
 def main(argv=None) -> int:

@@ -19,17 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Lever family -> the indicators holding its public cost (billion yuan per year).
-LEVER_COSTS: dict[str, tuple[str, ...]] = {
-    "super_deduction": ("tax_expenditure_deduction_bn_yuan",),
-    "hightech": ("tax_expenditure_hightech_bn_yuan",),
-    "accelerated_depreciation": ("tax_expenditure_depreciation_bn_yuan",),
-    "guidance_funds": ("outlay_guidance_bn_yuan",),
-    "vouchers": ("outlay_vouchers_bn_yuan",),
-    "programmes": ("outlay_programmes_bn_yuan",),
-    # talent, investment_loan, instrument_sharing, soe_assessment, procurement: no budget
-    # cost is modelled (regulatory levers, bank money, or spending outside the accounts).
-}
+from sim.policies.registry import LEVER_COSTS
+
+# LEVER_COSTS: lever family -> the indicators holding its public cost (billion yuan per year), generated
+# from the levers' declared accounts (``sim/policies/registry.py``); levers without
+# accounts (talent, investment_loan, instrument_sharing, soe_assessment, procurement) have
+# no modelled budget cost (regulatory levers, bank money, or spending outside the accounts).
 
 POLICY_YEARS = slice(1, None)  # 2016..2020 in a 2015..2020 result
 

@@ -44,6 +44,7 @@ from typing import Callable
 import numpy as np
 
 from sim.agents import firms as F
+from sim.policies.registry import ON_REGISTER, lever_accounts
 
 
 def reached(values, threshold: float, direction: str = "at_least"):
@@ -499,32 +500,61 @@ def _hightech_revenue_model(s):
     return float((s.w * s.f.revenue * s.f.hightech).sum()) / 1e6
 
 
-def _fiscal(name: str, description: str, rule):
-    indicator(name, BN, description, kind="flow")(rule)
+# fiscal indicators: one per lever account, generated from the lever declarations
+# (sim/policies/registry.py), then the totals over the accounts of each kind
+def _account_total(s, kind: str) -> float:
+    vals = [s.acc[a.name] for a in lever_accounts(kind)]
+    total = vals[0] if vals else 0.0
+    for v in vals[1:]:
+        total += v
+    return total
 
 
-_fiscal("tax_expenditure_rd_bn_yuan", "revenue forgone: super-deduction + high-tech rate + accelerated depreciation",
-        lambda s: s.acc["tax_exp_deduction"] + s.acc["tax_exp_hightech"] + s.acc["tax_exp_depreciation"])
-_fiscal("tax_expenditure_deduction_bn_yuan", "revenue forgone through the super-deduction",
-        lambda s: s.acc["tax_exp_deduction"])
-_fiscal("tax_expenditure_hightech_bn_yuan", "revenue forgone through the 15% high-tech rate",
-        lambda s: s.acc["tax_exp_hightech"])
-_fiscal("tax_expenditure_depreciation_bn_yuan", "revenue forgone through accelerated depreciation of R&D equipment",
-        lambda s: s.acc["tax_exp_depreciation"])
-_fiscal("outlay_guidance_bn_yuan", "government commitments to guidance funds", lambda s: s.acc["outlay_guidance"])
-_fiscal("outlay_vouchers_bn_yuan", "innovation vouchers paid", lambda s: s.acc["outlay_vouchers"])
-_fiscal("outlay_programmes_bn_yuan", "leading-firm subsidies and innovation-centre funding",
-        lambda s: s.acc["outlay_programmes"])
-_fiscal("budget_outlays_bn_yuan", "guidance funds + vouchers + programmes",
-        lambda s: s.acc["outlay_guidance"] + s.acc["outlay_vouchers"] + s.acc["outlay_programmes"])
-_fiscal("public_cost_bn_yuan", "all tax expenditures on R&D incentives + budget outlays",
-        lambda s: s["tax_expenditure_rd_bn_yuan"] + s["budget_outlays_bn_yuan"])
-_fiscal("tax_revenue_bn_yuan", "corporate income tax collected from simulated firms", lambda s: s.acc["tax_revenue"])
-_fiscal("tax_revenue_no_levers_bn_yuan",
-        "corporate income tax the same firms would pay without the super-deduction and the high-tech rate (static, own carry-forward)",
-        lambda s: s.acc["tax_no_levers"])
-_fiscal("audit_recoveries_bn_yuan", "back taxes and fines recovered by high-tech audits",
-        lambda s: s.acc["audit_recoveries"])
+def _declare_account(acc) -> None:
+    indicator(acc.indicator, BN, acc.description, kind="flow")(lambda s, name=acc.name: s.acc[name])
+
+
+def _declare_lever_accounts(cls) -> None:
+    for acc in cls.accounts:
+        _declare_account(acc)
+
+
+@indicator("tax_expenditure_rd_bn_yuan", BN, "revenue forgone: sum of the levers' tax-expenditure accounts "
+           "(super-deduction + high-tech rate + accelerated depreciation)", kind="flow")
+def _tax_expenditure(s):
+    return _account_total(s, "tax_expenditure")
+
+
+for _acc in lever_accounts("tax_expenditure") + lever_accounts("outlay"):
+    _declare_account(_acc)
+ON_REGISTER.append(_declare_lever_accounts)   # levers registered later get their indicators too
+
+
+@indicator("budget_outlays_bn_yuan", BN, "sum of the levers' outlay accounts (guidance funds + vouchers + programmes)",
+           kind="flow")
+def _budget_outlays(s):
+    return _account_total(s, "outlay")
+
+
+@indicator("public_cost_bn_yuan", BN, "all tax expenditures on R&D incentives + budget outlays", kind="flow")
+def _public_cost(s):
+    return s["tax_expenditure_rd_bn_yuan"] + s["budget_outlays_bn_yuan"]
+
+
+@indicator("tax_revenue_bn_yuan", BN, "corporate income tax collected from simulated firms", kind="flow")
+def _tax_revenue(s):
+    return s.acc["tax_revenue"]
+
+
+@indicator("tax_revenue_no_levers_bn_yuan", BN, "corporate income tax the same firms would pay without the "
+           "super-deduction and the high-tech rate (static, own carry-forward)", kind="flow")
+def _tax_no_levers(s):
+    return s.acc["tax_no_levers"]
+
+
+@indicator("audit_recoveries_bn_yuan", BN, "back taxes and fines recovered by high-tech audits", kind="flow")
+def _audit(s):
+    return s.acc["audit_recoveries"]
 
 
 @indicator("vc_investment_bn_yuan", BN, "venture rounds invested", kind="flow")

@@ -1,7 +1,8 @@
 """Government: applies the levers, collects corporate income tax, books tax expenditures
 and programme outlays, and runs the designation programmes.
 
-One Mesa agent. Its accounts are running totals for the current year (billion yuan);
+One Mesa agent. Its accounts are running totals for the current year (billion yuan): the
+general ones and each registered lever's (``sim.policies.registry.account_names``);
 the recorder reads them at each year end and the schedule then starts a new year. The designation rules are
 pure functions of the firm arrays (ranked by real R&D, quotas in real firms); the agent
 applies them once a year (``run_programmes``) and in 2015 (``designate_2015``).
@@ -14,11 +15,8 @@ import mesa
 import numpy as np
 
 from sim.agents import firms as F
+from sim.policies.registry import account_names
 
-ACCOUNTS = (
-    "tax_revenue", "tax_no_levers", "tax_exp_deduction", "tax_exp_hightech", "tax_exp_depreciation", "outlay_guidance",
-    "outlay_vouchers", "outlay_programmes", "audit_recoveries",
-)
 
 
 def designate_firms(f: F.FirmState, eligible: np.ndarray, bit: int, quota: float, u: float) -> float:
@@ -71,7 +69,7 @@ class GovernmentAgent(mesa.Agent):
 
     def __init__(self, model):
         super().__init__(model)
-        self.accounts = dict.fromkeys(ACCOUNTS, 0.0)
+        self.accounts = dict.fromkeys(account_names(), 0.0)
         self.pilot_firms = 0.0
         self.leading_firms = 0.0
         self.centres = 0.0
@@ -85,7 +83,7 @@ class GovernmentAgent(mesa.Agent):
 
     def new_year(self) -> None:
         """Start the accounts of a new year (the schedule calls this after recording)."""
-        self.accounts = dict.fromkeys(ACCOUNTS, 0.0)
+        self.accounts = dict.fromkeys(account_names(), 0.0)
 
     def designate_2015(self, f: F.FirmState, ic, p, rng) -> None:
         """The 2015 designations: pilot firms, alliance members and cluster pilots (plan)."""

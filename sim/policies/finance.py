@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.policies.schedule import Lever, Schedule, lever_field
+from sim.policies.registry import register_lever
+from sim.policies.schedule import Account, Lever, Schedule, lever_field
 
 
+@register_lever
 @dataclass(frozen=True)
 class GuidanceFunds(Lever):
     """政府引导基金: government commitments leveraged into VC funds.
@@ -22,7 +24,10 @@ class GuidanceFunds(Lever):
     """
 
     name = "guidance_funds"
-    applied_at = "finance_ventures"
+    phases = ("finance_ventures",)
+    accounts = (Account("outlay_guidance", "outlay", "outlay_guidance_bn_yuan",
+                        "government commitments to guidance funds", "finance_ventures",
+                        "government commitments · DT"),)
     mechanism = "adds guided capital to VC funds; stage focus shifts rounds to early start-ups"
 
     transformation_fund_bn_yuan: Schedule = lever_field(
@@ -38,23 +43,27 @@ class GuidanceFunds(Lever):
     stage_focus: Schedule = lever_field(0.5, "share of guided capital for early rounds", "stage focus", 0.0, 1.0)
 
 
+@register_lever
 @dataclass(frozen=True)
 class InvestmentLoanLinkage(Lever):
     """投贷联动: bank credit extended alongside VC rounds (neutral default 0)."""
 
     name = "investment_loan"
-    applied_at = "finance_ventures"
+    phases = ("finance_ventures",)
     mechanism = "a backed start-up also receives loan_ratio x round as bank credit (cash for R&D)"
 
     loan_ratio: Schedule = lever_field(0.0, "yuan of credit per yuan of VC", "linked lending", 0.0, 10.0)
 
 
+@register_lever
 @dataclass(frozen=True)
 class InnovationVouchers(Lever):
     """创新券: vouchers that pay part of an SME's purchase of R&D services (neutral default 0)."""
 
     name = "vouchers"
-    applied_at = "trade_technology"
+    phases = ("trade_technology",)
+    accounts = (Account("outlay_vouchers", "outlay", "outlay_vouchers_bn_yuan", "innovation vouchers paid",
+                        "trade_technology", "budget · DT"),)
     mechanism = ("budget buys technology services for SMEs from universities and institutes "
                  "(counted in technology-contract turnover); recipients start or raise R&D")
 

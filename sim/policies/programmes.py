@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.policies.schedule import Lever, Schedule, lever_field
+from sim.policies.registry import register_lever
+from sim.policies.schedule import Account, Lever, Schedule, lever_field
 
 
+@register_lever
 @dataclass(frozen=True)
 class Programmes(Lever):
     """Quotas and selection thresholds of the plan's designation programmes.
@@ -21,7 +23,10 @@ class Programmes(Lever):
     """
 
     name = "programmes"
-    applied_at = "designate"
+    phases = ("decide_rd", "innovate", "collect_taxes", "designate")
+    accounts = (Account("outlay_programmes", "outlay", "outlay_programmes_bn_yuan",
+                        "leading-firm subsidies and innovation-centre funding", "collect_taxes",
+                        "leading_subsidy_share · Σ w · extra · DT + centres · centre_funding · DT"),)
     mechanism = ("each year the government designates up to quota eligible firms/groups, "
                  "ranked by real R&D; members get the designation_spillover support")
 

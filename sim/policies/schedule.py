@@ -136,17 +136,43 @@ def lever_field(default: float, unit: str, doc: str, low: float = 0.0, high: flo
     )
 
 
+ACCOUNT_KINDS = ("tax_expenditure", "outlay")
+
+
+@dataclass(frozen=True)
+class Account:
+    """A fiscal account of a lever: the government books the lever's public cost into it
+    (billion yuan, running total of the year) and the account becomes an annual indicator.
+
+    ``kind``: ``"tax_expenditure"`` (revenue forgone; summed into
+    ``tax_expenditure_rd_bn_yuan``) or ``"outlay"`` (budget spending; summed into
+    ``budget_outlays_bn_yuan``); both enter ``public_cost_bn_yuan``. ``booked_in`` is the
+    phase that books it (checked by tests/core/test_registries.py); ``amount`` says what is
+    booked each quarter (ODD §7.7).
+    """
+
+    name: str            # government account key, e.g. "outlay_vouchers"
+    kind: str            # "tax_expenditure" or "outlay"
+    indicator: str       # annual indicator, billion yuan per year
+    description: str     # one line for the indicator table
+    booked_in: str       # the phase of the schedule that books it
+    amount: str = ""     # per-quarter amount (ODD)
+
+
 @dataclass(frozen=True)
 class Lever:
     """Base of every lever: a frozen bundle of scheduled fields.
 
-    Subclasses set ``name`` (the scenario table name), ``applied_at`` (the phase of
-    ``InnovationModel.step`` that reads it) and ``mechanism`` (one line for docs and
-    ``innosim levers``).
+    Subclasses set ``name`` (the scenario table name), ``phases`` (the phases of
+    ``InnovationModel.step`` that read it, names from ``sim.phases.PHASES``; a test checks
+    every phase reads only levers that declare it), ``accounts`` (its fiscal accounts,
+    :class:`Account`, if it has a public cost) and ``mechanism`` (one line for docs and
+    ``innosim levers``), and are registered with ``sim.policies.registry.register_lever``.
     """
 
     name: ClassVar[str] = ""
-    applied_at: ClassVar[str] = ""
+    phases: ClassVar[tuple[str, ...]] = ()
+    accounts: ClassVar[tuple[Account, ...]] = ()
     mechanism: ClassVar[str] = ""
 
     @classmethod

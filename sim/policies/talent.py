@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sim.policies.registry import register_lever
 from sim.policies.schedule import Lever, Schedule, lever_field
 
 
+@register_lever
 @dataclass(frozen=True)
 class TalentMobility(Lever):
     """科研人员兼职/离岗创业, 科技特派员, 成果转化收益分配.
@@ -19,7 +21,7 @@ class TalentMobility(Lever):
     """
 
     name = "talent"
-    applied_at = "move_researchers, spin_off, trade_technology"
+    phases = ("innovate", "trade_technology", "move_researchers", "spin_off")
     mechanism = ("part_time scales academic-to-firm flows (absorptive capacity), leave_to_found "
                  "scales spin-offs, commissioners raise SME absorptive capacity, the transfer "
                  "share raises academic technology sales")

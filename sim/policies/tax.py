@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.policies.schedule import Lever, Schedule, lever_field
+from sim.policies.registry import register_lever
+from sim.policies.schedule import Account, Lever, Schedule, lever_field
 
 
+@register_lever
 @dataclass(frozen=True)
 class SuperDeduction(Lever):
     """研发费用加计扣除: extra deduction of reported R&D from taxable income.
@@ -19,7 +21,10 @@ class SuperDeduction(Lever):
     """
 
     name = "super_deduction"
-    applied_at = "decide_rd, collect_taxes"
+    phases = ("decide_rd", "report_rd", "certify_hightech", "collect_taxes")  # the last three via the tax context
+    accounts = (Account("tax_exp_deduction", "tax_expenditure", "tax_expenditure_deduction_bn_yuan",
+                        "revenue forgone through the super-deduction", "collect_taxes",
+                        "Σ w E_D DT (Shapley share of T_neither − T_both)"),)
     mechanism = ("extra deduction d lowers the user cost (1 - tau v(1+d))/(1 - tau v) of claiming firms, "
                  "v = 1 in a tax-paying position (else loss_deduction_value); "
                  "d = max(rate_all, rate_tech_sme if a tech SME, rate_manufacturing if industrial); "
@@ -37,6 +42,7 @@ class SuperDeduction(Lever):
                                                "(the rate that moves T5)", 0.0, 3.0)
 
 
+@register_lever
 @dataclass(frozen=True)
 class HighTechCertification(Lever):
     """高新技术企业认定 (InnoCom): 15% tax for firms meeting R&D-intensity, staff and IP tests.
@@ -46,7 +52,10 @@ class HighTechCertification(Lever):
     """
 
     name = "hightech"
-    applied_at = "certify_hightech, decide_rd (notch), report_rd (audit), collect_taxes"
+    phases = ("decide_rd", "report_rd", "certify_hightech", "collect_taxes")  # notch, audit, certificates, tax
+    accounts = (Account("tax_exp_hightech", "tax_expenditure", "tax_expenditure_hightech_bn_yuan",
+                        "revenue forgone through the 15% high-tech rate", "collect_taxes",
+                        "Σ w E_H DT (Shapley share of T_neither − T_both)"),)
     mechanism = ("firms meeting the thresholds pay tax_rate instead of standard_tax_rate; "
                  "firms just below a threshold bunch when the tax saved, (tau_std - tau_ht)(profit - d R), "
                  "beats the cost, relabelling a share of the gap; audits recover a multiple of the tax saved")
@@ -64,6 +73,7 @@ class HighTechCertification(Lever):
     audit_intensity: Schedule = lever_field(0.05, "probability per year", "share of certified firms audited", 0.0, 1.0)
 
 
+@register_lever
 @dataclass(frozen=True)
 class AcceleratedDepreciation(Lever):
     """加速折旧 of R&D equipment: earlier deductions lower the user cost of the equipment part.
@@ -72,7 +82,10 @@ class AcceleratedDepreciation(Lever):
     """
 
     name = "accelerated_depreciation"
-    applied_at = "decide_rd"
+    phases = ("decide_rd", "collect_taxes")
+    accounts = (Account("tax_exp_depreciation", "tax_expenditure", "tax_expenditure_depreciation_bn_yuan",
+                        "revenue forgone through accelerated depreciation of R&D equipment", "collect_taxes",
+                        "Σ_{π>0} w · equipment_share · τ · v · pv_gain · rd_real · DT"),)
     mechanism = "user cost (1 - tau v (1+d) - tau v equipment_share pv_gain)/(1 - tau v): the gain enters like the deduction"
 
     equipment_share: Schedule = lever_field(0.2, "share of R&D spent on equipment", "base the rule applies to", 0.0, 1.0)
