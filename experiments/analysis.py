@@ -91,7 +91,8 @@ def reachability(manifest: dict, runs: pd.DataFrame, ind: pd.DataFrame, conf: fl
               "note": ("ci: Wilson, runs treated as independent draws over uncertainties and seeds; "
                        "ci_cluster: percentile bootstrap over design points (streams), which keeps "
                        "the replications of a point together"),
-              "groups": groups, "targets": targets}
+              "groups": groups, "targets": targets,
+              "posterior": manifest["design"].get("posterior")}
     rng = np.random.default_rng(seedmod.analysis_seed(manifest["master_seed"]))
     base_reached = {}
     for gkey, g in runs.groupby(keys, sort=False):
@@ -288,9 +289,11 @@ def analyse_results(out) -> dict:
         if manifest["design"]["factors"]:
             results["discovery"] = discover(manifest, runs, ind, invalid=bad)
     if kind == "sobol":
-        results["sobol"] = dict(sobol_analysis(manifest, runs, ind), n_invalid_runs=int(len(bad)))
+        results["sobol"] = dict(sobol_analysis(manifest, runs, ind), n_invalid_runs=int(len(bad)),
+                                posterior=manifest["design"].get("posterior"))
     if kind == "morris":
-        results["morris"] = dict(morris_analysis(manifest, runs, ind), n_invalid_runs=int(len(bad)))
+        results["morris"] = dict(morris_analysis(manifest, runs, ind), n_invalid_runs=int(len(bad)),
+                                 posterior=manifest["design"].get("posterior"))
     for name, res in results.items():
         atomic_write_json(store.analysis_dir / f"{name}.json", res)
     return results

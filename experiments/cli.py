@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from .design import (merge_factors, morris_design, parse_levels, parse_range, reach_design,
-                     sobol_design, sweep_design)
+                     sobol_design, sweep_design, without_posterior_keys)
 from .errors import ExperimentError
 from .model import default_factors, resolve_model
 from .outdir import OutputFolder, default_out
@@ -100,6 +100,28 @@ def _common(p: argparse.ArgumentParser, replications: int) -> None:
     p.add_argument("--chunk-size", type=_whole, default=0, metavar="K",
                    help="runs per stored chunk (default 0: auto)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (default: bar on a terminal)")
+    from .posterior import POSTERIOR_HELP
+    p.add_argument("--posterior", metavar="DIR", default=None, help=POSTERIOR_HELP)
+
+
+def _posterior(args):
+    """The --posterior as a Posterior (None without); its line printed before any run."""
+    from .posterior import load_posterior, posterior_note
+
+    post = load_posterior(args.posterior) if args.posterior else None
+    print(posterior_note(post))
+    return post
+
+
+def _defaults_without_posterior(model, post) -> tuple:
+    """The model's declared uncertainties, minus the parameters the posterior sets (its draws
+    replace their ranges); says which were dropped."""
+    base = default_factors(model)
+    kept = without_posterior_keys(base, post)
+    dropped = [f.name for f in base if f not in kept]
+    if dropped:
+        print(f"  set by the posterior, not sampled over their ranges: {', '.join(dropped)}")
+    return kept
 
 
 def _master_seed(args, model) -> int:
@@ -209,6 +231,8 @@ def _print_reach(out: Path) -> None:
     if not path.exists():
         return
     reach = json.loads(path.read_text())
+    from .posterior import posterior_text
+    print(f"  P(reach) in {reach['final_year']}; {posterior_text(reach.get('posterior'))}")
     for g in reach["groups"]:
         for tid, r in g["targets"].items():
             bad = f" ({r['n_invalid']} invalid excluded)" if r.get("n_invalid") else ""
@@ -224,9 +248,13 @@ def _print_reach(out: Path) -> None:
                 print(f"  box {s} {tid}: {r['text']}")
 
 
-def _sensitivity_factors(args, model):
+def _sensitivity_factors(args, model, post=None):
     given = [parse_range(f) for f in args.factor]
-    factors = merge_factors(default_factors(model), given)
+    for name in [*args.only, *(f.name for f in given)]:
+        if post is not None and name in post.keys:
+            raise ExperimentError(f"{name} is both a design factor and a posterior parameter; the "
+                                  "posterior sets it (drop the --factor/--only for it)")
+    factors = merge_factors(_defaults_without_posterior(model, post), given)
     if args.only:
         unknown = sorted(set(args.only) - {f.name for f in factors})
         if unknown:
@@ -256,10 +284,11 @@ def cmd_sweep(args) -> int:
     if both:
         raise ExperimentError(f"{both[0]} is given both --levels and --factor; a lever is either set "
                               "to levels or sampled, not both")
-    unc = merge_factors(default_factors(model) if args.lhs > 0 else (),
+    post = _posterior(args)
+    unc = merge_factors(_defaults_without_posterior(model, post) if args.lhs > 0 else (),
                         [parse_range(f) for f in args.factor])
     design = sweep_design(model, levels, unc, n_lhs=args.lhs, replications=args.replications,
-                          seed=args.seed, chunk_size=args.chunk_size)
+                          seed=args.seed, chunk_size=args.chunk_size, posterior=post)
     _print_lever_rules(design, model)
     out = _run(args, design, model, "sweep")
     _print_reach(out)
@@ -276,16 +305,17 @@ def cmd_sensitivity(args) -> int:
         raise ExperimentError("--second-order applies to --method sobol only")
     model = resolve_model(args.scenario, args.scale)
     _master_seed(args, model)
-    factors = _sensitivity_factors(args, model)
+    post = _posterior(args)
+    factors = _sensitivity_factors(args, model, post)
     if args.method == "sobol":
         design = sobol_design(model, factors, n=256 if args.n is None else args.n, replications=args.replications,
                               seed=args.seed, second_order=args.second_order,
-                              chunk_size=args.chunk_size)
+                              chunk_size=args.chunk_size, posterior=post)
     else:
         design = morris_design(model, factors, n=20 if args.n is None else args.n,
                                num_levels=4 if args.num_levels is None else args.num_levels,
                                replications=args.replications, seed=args.seed,
-                               chunk_size=args.chunk_size)
+                               chunk_size=args.chunk_size, posterior=post)
     _print_lever_rules(design, model)
     out = _run(args, design, model, args.method)
     res = json.loads((out / "analysis" / f"{args.method}.json").read_text())
@@ -340,10 +370,11 @@ def cmd_reach(args) -> int:
     names = [m.name for m in models]
     if len(set(names)) != len(names):
         raise ExperimentError(f"scenario names must differ, got {', '.join(names)}")
-    unc = merge_factors(default_factors(models[0]) if args.lhs > 0 else (),
+    post = _posterior(args)
+    unc = merge_factors(_defaults_without_posterior(models[0], post) if args.lhs > 0 else (),
                         [parse_range(f) for f in args.factor])
     design = reach_design(models, unc, n_lhs=args.lhs, replications=args.replications,
-                          seed=args.seed, chunk_size=args.chunk_size)
+                          seed=args.seed, chunk_size=args.chunk_size, posterior=post)
     _print_lever_rules(design, models[0])
     out = _run(args, design, models, "reach")
     _print_reach(out)

@@ -6,6 +6,10 @@ table has one row per run: ``run_id, point_id, stream, replication, seed, scenar
 one float column per factor.  Runs of the same *stream* share seeds (common random
 numbers): the same uncertainty point under different lever settings or scenarios, the
 rows of one Saltelli block, the points of one Morris trajectory.
+
+With a posterior (``experiments.posterior``) the runs table also has ``posterior_draw``:
+the particle whose parameter vector the run uses, drawn per (stream, replication) like the
+seed, so runs that share a seed share the parameters too.
 """
 from __future__ import annotations
 
@@ -48,10 +52,16 @@ class Design:
     master_seed: int
     options: dict = field(default_factory=dict)
     chunk_size: int = 0         # 0: choose from the design size
+    posterior: object = None    # experiments.posterior.Posterior, or None (parameters as in sim/data)
 
     def __post_init__(self):
         if self.replications < 1:
             raise ExperimentError(f"replications must be >= 1, got {self.replications}")
+        if self.posterior is not None:
+            both = sorted(set(self.factor_names) & set(self.posterior.keys))
+            if both:
+                raise ExperimentError(f"{both[0]} is both a design factor and a posterior parameter; "
+                                      "the posterior sets it (drop the --factor/--levels/--only for it)")
         if self.chunk_size <= 0:
             object.__setattr__(self, "chunk_size", default_chunk_size(self.n_runs))
 
@@ -91,6 +101,8 @@ class Design:
         }
         for j, name in enumerate(self.factor_names):
             cols[name] = np.asarray(self.points[:, j], dtype=np.float64)[point_id]
+        if self.posterior is not None:
+            cols["posterior_draw"] = self.posterior.indices_for(self.master_seed, stream, rep)
         df = pd.DataFrame(cols)
         df["scenario"] = df["scenario"].astype(str)
         return df
@@ -99,7 +111,18 @@ class Design:
         return {"kind": self.kind, "factors": [f.as_dict() for f in self.factors],
                 "replications": self.replications, "master_seed": self.master_seed,
                 "n_points": self.n_points, "n_runs": self.n_runs, "chunk_size": self.chunk_size,
-                "scenarios": sorted(set(self.scenarios)), "options": self.options}
+                "scenarios": sorted(set(self.scenarios)), "options": self.options,
+                "posterior": None if self.posterior is None else self.posterior.spec()}
+
+    def run_values(self, runs: pd.DataFrame) -> tuple[tuple[str, ...], np.ndarray]:
+        """Names and (n_runs, k) values every run hands the model: the factors, then the
+        posterior parameters of the run's particle."""
+        names = self.factor_names
+        values = runs[list(names)].to_numpy(dtype=np.float64) if names else np.zeros((len(runs), 0))
+        if self.posterior is not None:
+            names = names + tuple(self.posterior.keys)
+            values = np.hstack([values, self.posterior.particles[runs["posterior_draw"].to_numpy()]])
+        return names, values
 
     def digest(self, model_digests: dict[str, str]) -> str:
         """Hash of everything that determines the results (not how they are computed)."""
@@ -170,6 +193,24 @@ def _check_factors(models: dict, factors) -> None:
             validate_values(model, {f.name: f.high for f in factors})
 
 
+def _check_posterior(models: dict, posterior) -> None:
+    """Every model accepts the posterior's parameters (checked on its first particle)."""
+    if posterior is None:
+        return
+    for model in models.values():
+        try:
+            validate_values(model, dict(zip(posterior.keys, posterior.particles[0].tolist())))
+        except ExperimentError as exc:
+            raise ExperimentError(f"posterior {posterior.path}: {exc}") from None
+
+
+def without_posterior_keys(factors, posterior) -> tuple:
+    """Default factors minus those the posterior sets (its draws replace their ranges)."""
+    if posterior is None:
+        return tuple(factors)
+    return tuple(f for f in factors if f.name not in set(posterior.keys))
+
+
 def _check_salib(factors) -> None:
     if not factors:
         raise ExperimentError("a sensitivity design needs at least one factor")
@@ -209,7 +250,8 @@ def _models_by_name(models) -> dict:
 # ----------------------------------------------------------------------------- designs
 
 def sweep_design(model, levels: list[Factor] = (), uncertainties: tuple[Factor, ...] | None = None,
-                 n_lhs: int = 0, replications: int = 1, seed: int = 0, chunk_size: int = 0) -> Design:
+                 n_lhs: int = 0, replications: int = 1, seed: int = 0, chunk_size: int = 0,
+                 posterior=None) -> Design:
     """Full factorial over lever ``levels`` x Latin hypercube (``n_lhs`` points) over
     ``uncertainties`` (default: the model's declared uncertainties).  Each LHS point is one
     stream, so every lever combination sees the same seeds."""
@@ -219,11 +261,13 @@ def sweep_design(model, levels: list[Factor] = (), uncertainties: tuple[Factor, 
     if n_lhs < 0:
         raise ExperimentError(f"--lhs must be >= 0, got {n_lhs}")
     lev = [f for f in levels]
-    unc = tuple(default_factors(model)) if uncertainties is None else tuple(uncertainties)
+    unc = without_posterior_keys(default_factors(model), posterior) if uncertainties is None \
+        else tuple(uncertainties)
     unc = tuple(f for f in unc if f.name not in {l.name for l in lev}) if n_lhs > 0 else ()
     check_size(math.prod(len(f.levels) for f in lev) * max(n_lhs, 1) * int(replications),
                "this sweep (levels x --lhs x --replications)")
     _check_factors(models, tuple(lev) + unc)
+    _check_posterior(models, posterior)
     combos = list(itertools.product(*[f.levels for f in lev])) or [()]
     U = _lhs(unc, n_lhs, seedmod.design_rng(seed))
     n_u = U.shape[0]
@@ -232,11 +276,11 @@ def sweep_design(model, levels: list[Factor] = (), uncertainties: tuple[Factor, 
     streams = np.tile(np.arange(n_u), len(combos))
     return Design("sweep", tuple(lev) + unc, points, streams, (name,) * len(points),
                   int(replications), seed, {"n_lhs": int(n_lhs),
-                                            "levers": [f.name for f in lev]}, chunk_size)
+                                            "levers": [f.name for f in lev]}, chunk_size, posterior)
 
 
 def reach_design(models, uncertainties: tuple[Factor, ...] | None = None, n_lhs: int = 0,
-                 replications: int = 1, seed: int = 0, chunk_size: int = 0) -> Design:
+                 replications: int = 1, seed: int = 0, chunk_size: int = 0, posterior=None) -> Design:
     """Each scenario at the same ``n_lhs`` Latin-hypercube points over the uncertainties of
     the first scenario (or ``uncertainties``), with the same seeds (paired comparison)."""
     seed = seedmod.check_master_seed(seed)
@@ -244,11 +288,12 @@ def reach_design(models, uncertainties: tuple[Factor, ...] | None = None, n_lhs:
     first = next(iter(models.values()))
     if n_lhs < 0:
         raise ExperimentError(f"--lhs must be >= 0, got {n_lhs}")
-    unc = (tuple(default_factors(first)) if uncertainties is None else tuple(uncertainties)) \
-        if n_lhs > 0 else ()
+    unc = (without_posterior_keys(default_factors(first), posterior) if uncertainties is None
+           else tuple(uncertainties)) if n_lhs > 0 else ()
     check_size(len(models) * max(n_lhs, 1) * int(replications),
                "this reach design (scenarios x --lhs x --replications)")
     _check_factors(models, unc)
+    _check_posterior(models, posterior)
     U = _lhs(unc, n_lhs, seedmod.design_rng(seed))
     n_u = U.shape[0]
     names = list(models)
@@ -256,19 +301,19 @@ def reach_design(models, uncertainties: tuple[Factor, ...] | None = None, n_lhs:
     streams = np.tile(np.arange(n_u), len(names))
     scen = tuple(n for n in names for _ in range(n_u))
     return Design("reach", unc, points, streams, scen, int(replications), seed,
-                  {"n_lhs": int(n_lhs)}, chunk_size)
+                  {"n_lhs": int(n_lhs)}, chunk_size, posterior)
 
 
 def sobol_design(model, factors: tuple[Factor, ...] | None = None, n: int = 1024,
                  replications: int = 1, seed: int = 0, second_order: bool = False,
-                 chunk_size: int = 0) -> Design:
+                 chunk_size: int = 0, posterior=None) -> Design:
     """Saltelli/Sobol' design through SALib (``n`` base samples, a power of two)."""
     from SALib.sample import sobol as salib_sobol
 
     seed = seedmod.check_master_seed(seed)
     models = _models_by_name(model)
     (name, model), = models.items()
-    factors = tuple(default_factors(model)) if factors is None else tuple(factors)
+    factors = without_posterior_keys(default_factors(model), posterior) if factors is None else tuple(factors)
     _check_salib(factors)
     if n < 2 or n & (n - 1):
         lo = 1 << max(1, (max(n, 2) - 1).bit_length() - 1)
@@ -277,6 +322,7 @@ def sobol_design(model, factors: tuple[Factor, ...] | None = None, n: int = 1024
     check_size(n * (len(factors) * (2 if second_order else 1) + 2) * int(replications),
                "this Sobol' design (--n x (factors + 2) x --replications)")
     _check_factors(models, factors)
+    _check_posterior(models, posterior)
     problem, sal_seed = salib_problem(factors), int(seedmod.design_rng(seed).integers(2 ** 31))
     try:
         with warnings.catch_warnings():
@@ -287,19 +333,20 @@ def sobol_design(model, factors: tuple[Factor, ...] | None = None, n: int = 1024
     block = len(factors) * (2 if second_order else 1) + 2
     streams = np.arange(X.shape[0]) // block
     return Design("sobol", factors, X, streams, (name,) * X.shape[0], int(replications), seed,
-                  {"n": int(n), "second_order": bool(second_order), "block": block}, chunk_size)
+                  {"n": int(n), "second_order": bool(second_order), "block": block}, chunk_size,
+                  posterior)
 
 
 def morris_design(model, factors: tuple[Factor, ...] | None = None, n: int = 20,
                   num_levels: int = 4, replications: int = 1, seed: int = 0,
-                  chunk_size: int = 0) -> Design:
+                  chunk_size: int = 0, posterior=None) -> Design:
     """Morris elementary-effects design through SALib (``n`` trajectories)."""
     from SALib.sample import morris as salib_morris
 
     seed = seedmod.check_master_seed(seed)
     models = _models_by_name(model)
     (name, model), = models.items()
-    factors = tuple(default_factors(model)) if factors is None else tuple(factors)
+    factors = without_posterior_keys(default_factors(model), posterior) if factors is None else tuple(factors)
     _check_salib(factors)
     if n < 2:
         raise ExperimentError(f"Morris needs at least 2 trajectories, got {n}")
@@ -308,6 +355,7 @@ def morris_design(model, factors: tuple[Factor, ...] | None = None, n: int = 20,
     check_size(n * (len(factors) + 1) * int(replications),
                "this Morris design (--n x (factors + 1) x --replications)")
     _check_factors(models, factors)
+    _check_posterior(models, posterior)
     problem, sal_seed = salib_problem(factors), int(seedmod.design_rng(seed).integers(2 ** 31))
     try:
         with warnings.catch_warnings():
@@ -317,4 +365,4 @@ def morris_design(model, factors: tuple[Factor, ...] | None = None, n: int = 20,
         raise ExperimentError(f"SALib cannot use this Morris design: {exc}") from None
     streams = np.arange(X.shape[0]) // (len(factors) + 1)
     return Design("morris", factors, X, streams, (name,) * X.shape[0], int(replications), seed,
-                  {"n": int(n), "num_levels": int(num_levels)}, chunk_size)
+                  {"n": int(n), "num_levels": int(num_levels)}, chunk_size, posterior)

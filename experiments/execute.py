@@ -235,9 +235,7 @@ def _run(design, models, model_digests, design_hash, out, backend, resume, progr
     store.update_manifest()
     pending = [k for k in range(design.n_chunks) if k not in done]
     cs = design.chunk_size
-    fnames = design.factor_names
-    values = runs[list(fnames)].to_numpy(dtype=np.float64) if fnames else \
-        np.zeros((len(runs), 0))
+    fnames, values = design.run_values(runs)  # factors, then the posterior draw's parameters
     seeds = runs["seed"].to_numpy()
     scen = runs["scenario"].tolist()
     done_runs = sum(min(cs, design.n_runs - k * cs) for k in done)

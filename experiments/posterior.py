@@ -2,11 +2,14 @@
 
 ``load_posterior`` reads the output of ``innosim calibrate`` (the folder, or its
 ``posterior.parquet`` with ``manifest.json`` beside it): the last generation's particles,
-their weights and the dotted scenario keys of the free parameters. ``draws`` gives
-replication ``i`` the particle ``idx[i]`` drawn by weight from a generator seeded with
-``SeedSequence([master_seed, POSTERIOR_STREAM])``: the draws depend only on the master
-seed and the number of replications, so every scenario compared on the same seeds gets
-the same parameter vector in replication ``i`` and pairing holds.
+their weights and the dotted scenario keys of the free parameters.
+
+Which particle a run uses follows the seed scheme of :mod:`experiments.seeds`: the run of
+stream ``s``, replication ``r`` draws particle ``index_for(master, s, r)`` by weight, from
+``SeedSequence(master)``'s child ``(POSTERIOR_CHILD, s, r)``. It depends on nothing else, so
+every run that shares a seed (the same replication of the same design point under another
+scenario or lever setting) shares the parameter vector too, and pairing holds. ``run`` and
+``compare`` are stream 0, replication i.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import numpy as np
 
 from experiments.errors import ExperimentError
 
-POSTERIOR_STREAM = 0x905E  # spawn key of the posterior draws (apart from the run seeds)
+from experiments.seeds import POSTERIOR_CHILD, child
 
 
 @dataclass(frozen=True)
@@ -30,9 +33,27 @@ class Posterior:
     particles: np.ndarray          # (N, k) last generation
     weights: np.ndarray            # (N,) normalised
 
+    def indices_for(self, master_seed: int, streams, replications) -> np.ndarray:
+        """Particle index of each (stream, replication) run, drawn by weight (inverse CDF of
+        one uniform from the run's own SeedSequence child; weight-0 particles never drawn)."""
+        streams = np.asarray(streams, dtype=np.int64)
+        replications = np.asarray(replications, dtype=np.int64)
+        cdf = np.cumsum(self.weights)
+        cache: dict[tuple[int, int], int] = {}
+        out = np.empty(streams.shape, dtype=np.int64)
+        for i, key in enumerate(zip(streams.tolist(), replications.tolist())):
+            j = cache.get(key)
+            if j is None:
+                a, b = child(master_seed, POSTERIOR_CHILD, *key).generate_state(2, np.uint32)
+                u = ((int(a) >> 5) * 67108864 + (int(b) >> 6)) / 9007199254740992.0  # 53-bit [0, 1)
+                j = int(np.searchsorted(cdf, u * cdf[-1], side="right"))
+                j = cache[key] = min(j, len(cdf) - 1)
+            out[i] = j
+        return out
+
     def draw_indices(self, n: int, master_seed: int) -> np.ndarray:
-        rng = np.random.default_rng(np.random.SeedSequence([int(master_seed), POSTERIOR_STREAM]))
-        return rng.choice(len(self.weights), size=n, replace=True, p=self.weights)
+        """Replications 0..n-1 of stream 0 (``run`` and ``compare``)."""
+        return self.indices_for(master_seed, np.zeros(n, dtype=np.int64), np.arange(n))
 
     def draws(self, n: int, master_seed: int) -> list[dict[str, float]]:
         """Parameter vector of each of ``n`` replications (shared across scenarios)."""
@@ -42,10 +63,13 @@ class Posterior:
     def describe(self) -> str:
         return f"{self.path} (sha256 {self.digest[:12]}, {len(self.weights)} particles, {len(self.keys)} parameters)"
 
-    def provenance(self, n: int, master_seed: int) -> dict:
+    def spec(self) -> dict:
+        """What identifies the posterior in a manifest (and a design's hash)."""
         return {"file": self.path, "digest": self.digest, "parameters": list(self.keys),
-                "particles": int(len(self.weights)), "stream": POSTERIOR_STREAM,
-                "draw_indices": self.draw_indices(n, master_seed).tolist()}
+                "particles": int(len(self.weights)), "seed_child": POSTERIOR_CHILD}
+
+    def provenance(self, n: int, master_seed: int) -> dict:
+        return dict(self.spec(), draw_indices=self.draw_indices(n, master_seed).tolist())
 
 
 DEFAULT = "default"
@@ -97,6 +121,14 @@ def posterior_scenarios(scenarios, posterior: Posterior | None, n: int, master_s
         return [[sc] * n for sc in scenarios]
     draws = posterior.draws(n, master_seed)
     return [[sc.with_values(d) for d in draws] for sc in scenarios]
+
+
+def posterior_text(spec: dict | None) -> str:
+    """The posterior line of a table, from a manifest's ``posterior`` record (or None)."""
+    if not spec:
+        return "posterior: none (parameters at their sim/data values; bands cover seed noise only)"
+    return (f"posterior: {spec['file']} (sha256 {spec['digest'][:12]}, {spec['particles']} particles, "
+            f"{len(spec['parameters'])} parameters)")
 
 
 def posterior_note(posterior: Posterior | None) -> str:

@@ -5,6 +5,8 @@ Layout of the spawn tree under ``SeedSequence(master)``::
     child 0                 -> design sampling (LHS, Sobol scrambling, Morris)
     child 1 -> stream s -> replication r  -> the seed of every run of stream s, replication r
     child 2                 -> analysis resampling (bootstrap confidence intervals)
+    child 3 -> stream s -> replication r  -> the posterior particle of those runs
+                               (``experiments.posterior``; shared wherever the seed is)
 
 A *stream* is a common-random-numbers group: all runs that should be compared
 pairwise (the same uncertainty point under different lever settings or scenarios,
@@ -19,6 +21,7 @@ import numpy as np
 DESIGN_CHILD = 0
 RUN_CHILD = 1
 ANALYSIS_CHILD = 2
+POSTERIOR_CHILD = 3
 
 
 def check_master_seed(master: int) -> int:
