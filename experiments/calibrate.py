@@ -517,7 +517,7 @@ def plot_diagnostics(res: dict, out: Path, draws: int = 20) -> list[str]:
     """Marginals vs priors, pairwise posteriors for the strongest correlations, and
     posterior-predictive fans (``draws`` model runs at particles drawn by weight)."""
     from experiments.validate import plot_series, validate
-    from sim.cli import pyplot
+    from experiments.output import pyplot
 
     plt = pyplot()
     post, sim = res["posterior"], res["simulator"]
@@ -599,7 +599,7 @@ def format_summary(res: dict) -> str:
 # ---------------------------------------------------------------------- command
 def cmd_calibrate(args) -> int:
     from experiments.validate import parse_years
-    from sim.cli import check_run_option
+    from sim.scenario import check_run_option
     from sim.history import shipped_history_path
     from sim.scenario import load_scenario
 

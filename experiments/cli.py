@@ -1,8 +1,8 @@
 """Sub-commands ``sweep``, ``sensitivity``, ``reach`` and ``report`` for the ``innosim`` CLI.
 
 ``register(subparsers)`` adds them to an argparse sub-parser object; each handler returns
-an exit code and raises :class:`ExperimentError` (one line) for user errors.  Run
-standalone as ``python -m experiments.cli <command> ...``.
+an exit code and raises :class:`ExperimentError` (one line) for user errors; the entry
+point is ``innosim.cli.main`` (``innosim`` or ``python -m innosim``).
 
 A SCENARIO argument is a scenario TOML file, or ``builtin:ishigami?noise_sd=0.5&n_years=6``
 for the analytic test function (used by the tests; needs no simulator).
@@ -19,54 +19,23 @@ from .design import (merge_factors, morris_design, parse_levels, parse_range, re
                      sobol_design, sweep_design, without_posterior_keys)
 from .errors import ExperimentError
 from .model import default_factors, resolve_model
+from .options import add_folder_options, add_invalid_option, add_run_options, check_run_options, number
 from .outdir import OutputFolder, default_out
 from .validity import INVALID_EXIT, check_share, exceeds, summary_line
 
 
-def _scale(text: str):
-    if text in (None, "default"):
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid scale {text!r}") from None
-
-
 try:  # the simulator's defaults, so every command shares them
-    from sim.scenario import DEFAULT_SCALE, DEFAULT_SEED
+    from sim.scenario import DEFAULT_SEED
 except ImportError:  # pragma: no cover - experiments without the simulator
-    DEFAULT_SEED, DEFAULT_SCALE = 20151231, 0.005
-
-
-def _whole(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    DEFAULT_SEED = 20151231
 
 
 def _check_common(args) -> None:
     """The options every experiment command shares: the same bounds as ``innosim run``
-    (``sim.scenario.check_run_option``), checked before anything is built or written."""
-    from sim.scenario import ScenarioError, check_run_option
-
-    try:
-        args.replications = check_run_option("replications", args.replications, "option --")
-        if args.seed is not None:  # None: the scenario's run.seed (already checked there)
-            args.seed = check_run_option("seed", args.seed, "option --")
-        if args.scale is not None:
-            args.scale = check_run_option("scale", args.scale, "option --")
-    except ScenarioError as exc:
-        raise ExperimentError(str(exc)) from None
-    if args.workers is not None and not 1 <= args.workers <= 1024:
-        raise ExperimentError(f"--workers must be between 1 and 1024, got {args.workers}")
-    if args.workers is not None and args.scheduler:
-        raise ExperimentError("--workers and --scheduler exclude each other (the scheduler's "
-                              "workers run the design)")
+    (``experiments.options.check_run_options``), checked before anything is built or written."""
+    check_run_options(args)
     if not 0 <= args.chunk_size <= 100_000:
         raise ExperimentError(f"--chunk-size must be between 0 (auto) and 100000, got {args.chunk_size}")
-    if args.overwrite and args.resume:
-        raise ExperimentError("--overwrite and --resume exclude each other")
     args.tolerate_invalid = check_share("--tolerate-invalid", args.tolerate_invalid)
     if hasattr(args, "lhs") and args.lhs is not None and args.lhs < 0:
         raise ExperimentError(f"--lhs must be >= 0, got {args.lhs}")
@@ -76,32 +45,14 @@ def _check_common(args) -> None:
 
 
 def _common(p: argparse.ArgumentParser, replications: int) -> None:
-    from .execute import WORKERS_HELP
-
-    p.add_argument("--replications", type=_whole, default=replications, metavar="R",
-                   help=f"runs per design point, each with its own seed (default {replications})")
-    p.add_argument("--seed", type=_whole, default=None, metavar="N",
-                   help=f"master seed (default: the scenario's run.seed, else {DEFAULT_SEED})")
-    p.add_argument("--scale", type=_scale, default=None, metavar="S",
-                   help=f"agents per real firm, 1e-4..1 (default: the scenario's run.scale, else {DEFAULT_SCALE:g})")
+    add_run_options(p, replications=replications, unit="runs per design point")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="results directory (default results/KIND-SCENARIO-SEED)")
-    p.add_argument("--workers", type=_whole, default=None, metavar="W", help=WORKERS_HELP)
-    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
-                   help="run on this Dask distributed scheduler instead of local processes (default: none)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue an interrupted experiment in --out, skipping finished runs "
-                        "(refused if --out holds another experiment; default: off)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace whatever --out holds, the whole folder (default: off)")
-    p.add_argument("--tolerate-invalid", type=float, default=0.0, metavar="SHARE",
-                   help="exit 0 even if up to this share of runs is invalid (NaN/inf; default 0: "
-                        "any invalid run gives exit status 3 after the results are written)")
-    p.add_argument("--chunk-size", type=_whole, default=0, metavar="K",
+    add_folder_options(p)
+    add_invalid_option(p, "runs")
+    p.add_argument("--chunk-size", type=number(int), default=0, metavar="K",
                    help="runs per stored chunk (default 0: auto)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (default: bar on a terminal)")
-    from .posterior import POSTERIOR_HELP
-    p.add_argument("--posterior", metavar="DIR", default=None, help=POSTERIOR_HELP)
 
 
 def _posterior(args):
@@ -147,7 +98,7 @@ def register(subparsers) -> None:
                         "value replaces the scenario's final setting of the field, from the year it takes "
                         "effect (see `innosim levers`)")
     _factor_args(p)
-    p.add_argument("--lhs", type=_whole, default=20, metavar="N",
+    p.add_argument("--lhs", type=number(int), default=20, metavar="N",
                    help="Latin-hypercube points over the uncertainties (0: scenario values; default 20)")
     _common(p, replications=2)
     p.set_defaults(func=cmd_sweep)
@@ -156,9 +107,9 @@ def register(subparsers) -> None:
     p.add_argument("scenario", metavar="SCENARIO", help="scenario file or shipped name (see `innosim scenarios`)")
     p.add_argument("--method", choices=("sobol", "morris"), required=True,
                    help="Sobol' variance decomposition or Morris screening (required)")
-    p.add_argument("--n", type=_whole, default=None,
+    p.add_argument("--n", type=number(int), default=None,
                    help="Sobol' base sample (power of two, default 256) or Morris trajectories (default 20)")
-    p.add_argument("--num-levels", type=_whole, default=None, help="Morris grid levels (even, default 4)")
+    p.add_argument("--num-levels", type=number(int), default=None, help="Morris grid levels (even, default 4)")
     p.add_argument("--second-order", action="store_true",
                    help="Sobol': also second-order indices' design (default: off)")
     _factor_args(p)
@@ -171,7 +122,7 @@ def register(subparsers) -> None:
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
                    help="scenario files or shipped names; all share the design points and seeds")
     _factor_args(p)
-    p.add_argument("--lhs", type=_whole, default=50, metavar="N",
+    p.add_argument("--lhs", type=number(int), default=50, metavar="N",
                    help="Latin-hypercube points over the uncertainties (0: scenario values; default 50)")
     _common(p, replications=4)
     p.set_defaults(func=cmd_reach)
@@ -392,23 +343,3 @@ def cmd_report(args) -> int:
     with OutputFolder(args.results, "report", "", check_contents=False):
         print(write_report(args.results))
     return 0
-
-
-# ----------------------------------------------------------------------------- standalone
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="innosim", description=__doc__.splitlines()[0])
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except ExperimentError as exc:
-        print(f"innosim: {exc}", file=sys.stderr)
-        return getattr(exc, "exit_code", 2)
-    except KeyboardInterrupt:
-        print("innosim: interrupted; finished runs are saved, --resume continues", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,9 +9,7 @@ public cost (``sim.fiscal.paired_ratio``).
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -71,51 +69,46 @@ def fieller_ratio(x: np.ndarray, y: np.ndarray, conf: float = 0.95) -> tuple[flo
     return q, float((centre - half) / (1 - g)), float((centre + half) / (1 - g))
 
 
-def _run_one(args):
+def _run_one(job):
+    """The full result of one (scenario, seed, scale) run."""
     from sim.run import run
-    scenario, seed, scale = args
+    scenario, seed, scale = job
     return run(scenario, seed=seed, scale=scale)
 
 
+def _run_jobs(jobs):
+    """One task of the backend: a few runs."""
+    return [_run_one(j) for j in jobs]
+
+
 def run_paired(scenarios, seeds, scale, workers: int | None = None, progress=None, posterior=None,
-               master_seed: int | None = None):
-    """Results[scenario index][replication] on shared seeds (process pool when workers > 1).
+               master_seed: int | None = None, scheduler: str | None = None):
+    """Results[scenario index][replication] on shared seeds, through the one execution
+    backend (``experiments.execute.map_chunks``: serial, process pool or Dask; the same
+    results on each).
 
     With a posterior (``experiments.posterior``), replication i of every scenario runs with
     the same parameter vector drawn from it (draws seeded by ``master_seed``): pairing holds.
     """
-    from .execute import auto_workers
+    from .execute import auto_workers, map_chunks
     from .posterior import posterior_scenarios
     per_rep = posterior_scenarios(scenarios, posterior, len(seeds), master_seed if master_seed is not None else 0)
     jobs = [(per_rep[j][i], s, scale) for j in range(len(scenarios)) for i, s in enumerate(seeds)]
-    workers = auto_workers(workers, len(jobs))
-    if workers <= 1 or len(jobs) < 4:
-        flat = []
-        for j in jobs:
-            flat.append(_run_one(j))
-            if progress:
-                progress(len(flat), len(jobs))
-    else:
-        from .workers import pool_kwargs
-
-        with cf.ProcessPoolExecutor(max_workers=workers, **pool_kwargs()) as pool:
-            flat = []
-            for r in pool.map(_run_one, jobs, chunksize=max(1, len(jobs) // (4 * workers))):
-                flat.append(r)
-                if progress:
-                    progress(len(flat), len(jobs))
+    workers = None if scheduler else auto_workers(workers, len(jobs))
+    flat = map_chunks(_run_jobs, jobs, workers=workers, scheduler=scheduler, progress=progress)
     R = len(seeds)
     return [flat[i * R:(i + 1) * R] for i in range(len(scenarios))]
 
 
-def compare(scenarios, seeds, scale, workers=None, progress=None, posterior=None, master_seed=None) -> dict:
+def compare(scenarios, seeds, scale, workers=None, progress=None, posterior=None, master_seed=None,
+            scheduler=None) -> dict:
     """Paired differences of every target in 2020 and of public cost, against scenarios[0]."""
     from sim.fiscal import POLICY_YEARS, net_budget_cost, paired_dynamic_ratio, paired_ratio, uncosted_levers
     from sim.indicators import COMPANIONS, TARGETS
 
-    from sim.cli import invalid_replications
+    from .run_command import invalid_replications
 
-    results = run_paired(scenarios, seeds, scale, workers, progress, posterior, master_seed)
+    results = run_paired(scenarios, seeds, scale, workers, progress, posterior, master_seed, scheduler)
     invalid = {sc.name: invalid_replications(res) for sc, res in zip(scenarios, results)}
     ref = results[0]
     rows = []
@@ -179,7 +172,7 @@ def compare(scenarios, seeds, scale, workers=None, progress=None, posterior=None
 
 
 def format_comparison(res: dict) -> str:
-    from sim.cli import fmt_number
+    from sim.formatting import fmt_number
     lines = [f"paired differences in 2020 against {res['reference']} (mean [95% CI]); P(reach) reference -> scenario"]
     head = f"{'scenario':28} {'target':6} {'difference':>30} {'P(reach)':>14}"
     lines += [head, "-" * len(head)]
@@ -210,7 +203,7 @@ def format_comparison(res: dict) -> str:
 
 
 def ratio_text(r: dict, dynamic: bool = False) -> str:
-    from sim.cli import fmt_number
+    from sim.formatting import fmt_number
     key = "real_rd_per_yuan_dynamic" if dynamic else "real_rd_per_yuan"
     if not r.get("dynamic_ratio_defined" if dynamic else "ratio_defined", True):
         return "not defined (cost CI spans 0)"
@@ -222,7 +215,7 @@ def plot_comparison(res: dict, folder: Path) -> list[str]:
     (extra cost, extra real R&D and their ratio, all with 95% intervals)."""
     from matplotlib.ticker import MaxNLocator
 
-    from sim.cli import pyplot
+    from .output import pyplot
     from sim.indicators import INDICATORS, TARGETS
 
     plt = pyplot()
@@ -301,11 +294,13 @@ def plot_comparison(res: dict, folder: Path) -> list[str]:
 
 
 def cmd_compare(args) -> int:
-    import pandas as pd
-
-    from sim.cli import check_run_option, derive_seeds, design_hash, print_notes
-    from .outdir import OutputFolder, default_out
     from sim.scenario import load_scenario
+
+    from .options import check_run_options
+    from .outdir import OutputFolder, default_out
+    from .output import print_notes
+    from .run_command import design_hash
+    from .seeds import replication_seeds
 
     if len(args.scenarios) < 2:
         raise ExperimentError("compare needs at least two scenario files (the first is the reference)")
@@ -313,18 +308,15 @@ def cmd_compare(args) -> int:
     names = [s.name for s in scs]
     if len(set(names)) != len(names):
         raise ExperimentError(f"compare: scenario names must differ, got {names}")
-    reps = check_run_option("replications", args.replications if args.replications is not None else scs[0].run.replications, "option --")
-    scale = check_run_option("scale", args.scale if args.scale is not None else scs[0].run.scale, "option --")
-    seed = check_run_option("seed", args.seed if args.seed is not None else scs[0].run.seed, "option --")
-    if args.workers is not None and not 1 <= args.workers <= 1024:
-        raise ExperimentError(f"--workers must be between 1 and 1024, got {args.workers}")
+    check_run_options(args, scs[0])
+    reps, scale, seed = args.replications, args.scale, args.seed
     if len(scs) * reps > MAX_IN_MEMORY_RUNS:
         raise ExperimentError(f"compare: {len(scs)} scenarios x {reps} replications = {len(scs) * reps:,} "
                               f"runs, above the limit of {MAX_IN_MEMORY_RUNS:,} (results are held in memory)")
     from .validity import check_share
     args.tolerate_invalid = check_share("--tolerate-invalid", args.tolerate_invalid)
     out = Path(args.out) if args.out else default_out("compare", "-vs-".join(names[:3]))
-    seeds = derive_seeds(seed, reps)
+    seeds = replication_seeds(seed, reps)
     with OutputFolder(out, "compare", design_hash("compare", scs, seeds, scale, args.posterior),
                       overwrite=args.overwrite, resume=args.resume) as folder:
         print_notes(folder)
@@ -334,7 +326,7 @@ def cmd_compare(args) -> int:
 def _compare_into(folder, args, scs, reps, scale, seed, seeds) -> int:
     import pandas as pd
 
-    from sim.cli import staged_output
+    from .output import staged_output
 
     out = folder.path
     t0 = time.perf_counter()
@@ -345,7 +337,7 @@ def _compare_into(folder, args, scs, reps, scale, seed, seeds) -> int:
 
     from .posterior import load_posterior, posterior_note
     posterior = load_posterior(args.posterior) if args.posterior else None
-    res = compare(scs, seeds, scale, args.workers, progress, posterior, seed)
+    res = compare(scs, seeds, scale, args.workers, progress, posterior, seed, args.scheduler)
     elapsed = time.perf_counter() - t0
     print(f"compare: {len(scs)} scenarios x {reps} shared seeds, scale {scale:g}, master seed {seed} ({elapsed:.1f} s)")
     print(posterior_note(posterior))
@@ -377,29 +369,17 @@ def _compare_into(folder, args, scs, reps, scale, seed, seeds) -> int:
 
 
 def register(subparsers) -> None:
-    from sim.scenario import DEFAULT_REPLICATIONS, DEFAULT_SCALE, DEFAULT_SEED
+    from .options import add_folder_options, add_invalid_option, add_run_options
 
-    from .execute import WORKERS_HELP
     p = subparsers.add_parser(
-        "compare", help="run scenarios on the same seeds; paired 2020 differences and fiscal cost",
+        "compare", help="run scenarios on the same seeds; paired target-year differences and fiscal cost",
         description="Run every scenario on the same run seeds (common random numbers). Prints each "
-                    "target's 2020 difference against the FIRST scenario with a paired 95% t-interval, "
-                    "the public cost 2016-2020 and additional real R&D per yuan with intervals.")
+                    "target's target-year difference against the FIRST scenario with a paired 95% t-interval, "
+                    "the public cost over the policy years and additional real R&D per yuan with intervals.")
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
                    help="scenario files or shipped names (see `innosim scenarios`); the first is the reference")
-    p.add_argument("--replications", type=int, metavar="R",
-                   help=f"shared seeds per scenario (default: the first scenario's run.replications, else {DEFAULT_REPLICATIONS})")
-    p.add_argument("--seed", type=int, metavar="N",
-                   help=f"master seed the run seeds derive from (default: the first scenario's run.seed, else {DEFAULT_SEED})")
-    p.add_argument("--scale", type=float, metavar="S",
-                   help=f"agents per real firm, 1e-4..1 (default: the first scenario's run.scale, else {DEFAULT_SCALE:g})")
-    p.add_argument("--workers", type=int, metavar="W", help=WORKERS_HELP)
+    add_run_options(p, unit="shared seeds per scenario", what="the first scenario's")
     p.add_argument("--out", metavar="DIR", help="output folder (default results/compare-A-vs-B-vs-C)")
-    from .posterior import POSTERIOR_HELP
-    p.add_argument("--posterior", metavar="DIR", help=POSTERIOR_HELP)
-    from sim.cli import add_folder_options
     add_folder_options(p)
-    p.add_argument("--tolerate-invalid", type=float, default=0.0, metavar="SHARE",
-                   help="exit 0 even if up to this share of runs is invalid (NaN/inf; default 0: "
-                        "any invalid run gives exit status 3 after writing)")
+    add_invalid_option(p, "runs")
     p.set_defaults(func=cmd_compare)

@@ -15,6 +15,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from sim.indicators import reached as target_reached
+
 from .store import wide_at_year
 
 MIN_CASES = 50      # fewer runs than this: no discovery
@@ -111,7 +113,7 @@ def discover(manifest: dict, runs: pd.DataFrame, ind: pd.DataFrame, min_density:
     for tid, t in manifest.get("targets", {}).items():
         if t["indicator"] not in wide.columns:
             continue
-        reached = (wide[t["indicator"]].to_numpy() >= t["threshold"])
+        reached = target_reached(wide[t["indicator"]].to_numpy(), t["threshold"], t.get("direction", "at_least"))
         per = {}
         for s in pd.unique(scen):
             mask = (scen == s).to_numpy()

@@ -149,6 +149,39 @@ class Backend:
         return False
 
 
+# ----------------------------------------------------------------------------- in-memory map
+
+def map_chunks(fn, items: list, *, workers: int | None = None, scheduler: str | None = None,
+               progress=None, chunk_size: int | None = None, connect_timeout: float = 15.0) -> list:
+    """``fn(list_of_items) -> list_of_results`` over ``items`` in chunks on the one
+    :class:`Backend` (serial, process pool or Dask), results in the order of ``items``.
+    What ``run``, ``compare`` and ``validate`` use: their results (every run's full record)
+    stay in memory, so there is no store to resume from; the designs use :func:`run_experiment`.
+    ``progress(done, total)`` is called as chunks finish, in order."""
+    items = list(items)
+    out: list = []
+    if not items:
+        return out
+    with Backend(workers, scheduler, connect_timeout) as backend:
+        cs = chunk_size or (1 if backend.n_workers == 1 else max(1, len(items) // (4 * backend.n_workers)))
+        chunks = [items[i:i + cs] for i in range(0, len(items), cs)]
+        limit = 2 * backend.n_workers + 1
+        inflight: list = []
+        nxt = 0
+        while nxt < len(chunks) or inflight:
+            while nxt < len(chunks) and len(inflight) < limit:
+                inflight.append(backend.executor.submit(fn, chunks[nxt]))
+                nxt += 1
+            try:
+                res = inflight.pop(0).result()
+            except BrokenProcessPool:
+                raise ExperimentInterrupted("a worker process died; nothing was written") from None
+            out.extend(res)
+            if progress:
+                progress(len(out), len(items))
+    return out
+
+
 # ----------------------------------------------------------------------------- driver
 
 def _as_models(models) -> dict:

@@ -11,24 +11,16 @@ import numpy as np
 import pandas as pd
 
 from .errors import ExperimentError
+from .output import fmt_number, pyplot
 from .store import ResultStore, atomic_write_bytes, load_results
 
 MAX_PLOTS = 30
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _save(fig, path: Path) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-    _plt().close(fig)
+    pyplot().close(fig)
     atomic_write_bytes(path, buf.getvalue())
     return f"analysis/{path.name}"
 
@@ -67,7 +59,7 @@ def _setting_labels(manifest, runs) -> pd.Series:
 
 
 def fan_charts(manifest, runs, ind, adir) -> list[tuple[str, str]]:
-    plt = _plt()
+    plt = pyplot()
     targets = manifest.get("targets", {})
     by_ind = {}
     for tid, t in targets.items():
@@ -114,7 +106,7 @@ def _num(x) -> float:
 
 
 def reach_plot(reach, adir) -> str | None:
-    plt = _plt()
+    plt = pyplot()
     tids = sorted({t for g in reach["groups"] for t in g["targets"]})
     if not tids:
         return None
@@ -153,7 +145,7 @@ def heatmaps(manifest, reach, adir) -> list[tuple[str, str]]:
     levers = manifest["design"].get("options", {}).get("levers", [])
     if len(levers) < 2:
         return []
-    plt = _plt()
+    plt = pyplot()
     a, b = levers[:2]
     out = []
     rows = []
@@ -195,7 +187,7 @@ def heatmaps(manifest, reach, adir) -> list[tuple[str, str]]:
 
 def sobol_plots(sobol, adir, targets=None) -> list[tuple[str, str]]:
     targets = targets or {}
-    plt = _plt()
+    plt = pyplot()
     out = []
     names = sobol["factors"]
     for ind_name in indicator_order(sobol["indicators"], targets)[:MAX_PLOTS]:
@@ -230,7 +222,7 @@ def sobol_plots(sobol, adir, targets=None) -> list[tuple[str, str]]:
 
 def morris_plots(morris, adir, targets=None, units=None) -> list[tuple[str, str]]:
     targets, units = targets or {}, units or {}
-    plt = _plt()
+    plt = pyplot()
     out = []
     names = morris["factors"]
     for ind_name in indicator_order(morris["indicators"], targets)[:MAX_PLOTS]:
@@ -355,7 +347,7 @@ def _compare_report(out: Path, manifest: dict) -> Path:
         raise ExperimentError(f"{out}: unreadable compare tables: {exc}") from None
     ref = manifest.get("reference") or (manifest.get("scenarios") or [{}])[0].get("name")
     n = len(manifest.get("seeds", []))
-    f = lambda x: "n/a" if pd.isna(x) else f"{x:.3g}"
+    f = lambda x: "n/a" if pd.isna(x) else fmt_number(x)
     rows = [[r["scenario"], f(r["public_cost_2016_2020_bn_yuan"]),
              f"{f(r['extra_cost_bn_yuan'])} [{f(r['extra_cost_ci_low'])}, {f(r['extra_cost_ci_high'])}]",
              f"{f(r['extra_real_rd_bn_yuan'])} [{f(r['extra_real_rd_ci_low'])}, {f(r['extra_real_rd_ci_high'])}]",

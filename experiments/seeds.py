@@ -68,3 +68,9 @@ def run_seeds(master: int, streams: np.ndarray, replications: np.ndarray) -> np.
             cache[key] = seed
         out[i] = seed
     return out
+
+
+def replication_seeds(master: int, n: int) -> list[int]:
+    """The seeds of replications 0..n-1 of stream 0: what ``run``, ``compare`` and
+    ``validate`` use (the first design point of a ``reach --lhs 0`` gets the same)."""
+    return [int(x) for x in run_seeds(master, np.zeros(n, dtype=np.int64), np.arange(n, dtype=np.int64))]

@@ -243,7 +243,7 @@ def to_json(res: dict, meta: dict) -> dict:
 
 
 def plot_series(r: SeriesValidation, folder: Path) -> str:
-    from sim.cli import pyplot
+    from experiments.output import pyplot
 
     plt = pyplot()
     g = np.asarray(r.model_growth_paths, float)
@@ -322,7 +322,9 @@ def paths_from_results(folder: Path) -> tuple[dict[str, np.ndarray], list[int], 
 
 
 def cmd_validate(args) -> int:
-    from sim.cli import check_run_option, derive_seeds, staged_output
+    from experiments.options import check_run_options
+    from experiments.output import staged_output
+    from experiments.seeds import replication_seeds
     from sim.history import load_history
     from sim.scenario import load_scenario
 
@@ -338,12 +340,9 @@ def cmd_validate(args) -> int:
         meta = {"source": "results", "results": str(args.results), **meta}
     else:
         sc = load_scenario(args.scenario or default_scenario())
-        reps = check_run_option("replications", args.replications if args.replications is not None else sc.run.replications, "option --")
-        scale = check_run_option("scale", args.scale if args.scale is not None else sc.run.scale, "option --")
-        seed = check_run_option("seed", args.seed if args.seed is not None else sc.run.seed, "option --")
-        if args.workers is not None and args.workers < 1:
-            raise ExperimentError(f"--workers must be at least 1, got {args.workers}")
-        seeds = derive_seeds(seed, reps)
+        check_run_options(args, sc)
+        reps, scale, seed = args.replications, args.scale, args.seed
+        seeds = replication_seeds(seed, reps)
 
         def progress(done, total):
             if sys.stderr.isatty():
@@ -352,7 +351,7 @@ def cmd_validate(args) -> int:
         from experiments.compare import run_paired
         from experiments.posterior import load_posterior
         posterior = load_posterior(args.posterior) if args.posterior else None
-        results = run_paired([sc], seeds, scale, args.workers, progress, posterior, seed)[0]
+        results = run_paired([sc], seeds, scale, args.workers, progress, posterior, seed, args.scheduler)[0]
         model_years = list(results[0].years)
         paths = {k: np.array([r.indicators[k] for r in results]) for k in results[0].indicators}
         meta = {"source": "run", "scenario": sc.name, "scenario_file": sc.path, "scenario_digest": sc.digest(),
@@ -405,18 +404,8 @@ def register(subparsers) -> None:
                                       "(default: run the scenario)")
     p.add_argument("--base-year", type=int, help="year growth is measured from (default: the model's first year)")
     p.add_argument("--years", help="years to score, e.g. 2013-2015 or 2013,2015 (default: all observed after the base)")
-    from sim.scenario import DEFAULT_REPLICATIONS, DEFAULT_SCALE, DEFAULT_SEED
-
-    from .execute import WORKERS_HELP
-    p.add_argument("--replications", type=int, metavar="R",
-                   help=f"runs (default: the scenario's run.replications, else {DEFAULT_REPLICATIONS})")
-    p.add_argument("--seed", type=int, metavar="N",
-                   help=f"master seed (default: the scenario's run.seed, else {DEFAULT_SEED})")
-    p.add_argument("--scale", type=float, metavar="S",
-                   help=f"agents per real firm (default: the scenario's run.scale, else {DEFAULT_SCALE:g})")
-    p.add_argument("--workers", type=int, metavar="W", help=WORKERS_HELP)
-    from .posterior import POSTERIOR_HELP
-    p.add_argument("--posterior", metavar="DIR", help=POSTERIOR_HELP)
+    from .options import add_run_options
+    add_run_options(p, unit="runs")
     p.add_argument("--json", action="store_true", help="print JSON instead of the text table (default: text)")
     p.add_argument("--out", help="folder for validation.json, validation.txt and the plots "
                                  "(default results/validate-HISTORY)")

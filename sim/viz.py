@@ -22,6 +22,7 @@ import html
 
 import numpy as np
 
+from sim.formatting import fmt_number
 from sim.model import InnovationModel
 
 DEDUCTION_FIELDS = ("levers.super_deduction.rate_all", "levers.super_deduction.rate_manufacturing")
@@ -88,9 +89,7 @@ def target_rows(model: InnovationModel) -> list[dict]:
 
 
 def _fmt(x: float) -> str:
-    if not np.isfinite(x):
-        return "n/a"
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3f}"
+    return fmt_number(x, digits=4)
 
 
 def targets_figure(model: InnovationModel):

@@ -1,10 +1,10 @@
-"""The innosim command line end to end (in process, through sim.cli.main)."""
+"""The innosim command line end to end (in process, through innosim.cli.main)."""
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from sim.cli import main
+from innosim.cli import main
 from sim.indicators import INDICATORS, TARGETS
 from sim.policies import LEVER_CLASSES
 

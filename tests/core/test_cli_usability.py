@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from sim.cli import build_parser, main
+from innosim.cli import build_parser, main
 from sim.policies import SWEEP_RULE, Levers
 from sim.scenario import DEFAULT_SEED, load_scenario, shipped_scenarios
 

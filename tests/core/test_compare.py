@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from experiments.compare import paired_diff
-from sim.cli import main
+from innosim.cli import main
 from sim.indicators import TARGETS
 
 ROOT = Path(__file__).resolve().parents[2]

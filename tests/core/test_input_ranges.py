@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sim.bounds import allowed_ranges
-from sim.cli import main
+from innosim.cli import main
 from sim.params import InitialConditions, Parameters, data_entries
 from sim.scenario import ScenarioError, load_scenario
 

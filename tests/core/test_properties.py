@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from experiments.validity import reason_of
 from sim.bounds import allowed_ranges
-from sim.cli import main
+from innosim.cli import main
 from sim.policies import LEVER_CLASSES
 from sim.run import run
 from sim.scenario import MIN_SCALE, ScenarioError, load_scenario

@@ -24,9 +24,9 @@ def all_file_digests(out: Path):
 
 
 def cli(*args, timeout=300, **kw):
-    """Run ``python -m experiments.cli`` in a fresh process (as a user would)."""
+    """Run ``python -m innosim`` in a fresh process (as a user would)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "experiments.cli", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "innosim", *map(str, args)],
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env, **kw)
 
 

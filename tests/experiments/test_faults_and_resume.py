@@ -18,7 +18,7 @@ ARGS = ["--levels", "x1=-1,1", "--lhs", "100", "--replications", "2", "--chunk-s
 
 def start(out, delay, workers=2, extra=()):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-m", "experiments.cli", "sweep",
+    return subprocess.Popen([sys.executable, "-m", "innosim", "sweep",
                              f"{MODEL}&delay={delay}", *ARGS, "--workers", str(workers),
                              "--out", str(out), *extra],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -110,7 +110,7 @@ def test_resume_with_another_design_is_refused_untouched(tmp_path, reference, al
     i = args.index(change[0])
     args[i + 1] = change[1]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    r = subprocess.run([sys.executable, "-m", "experiments.cli", "sweep", MODEL, *args,
+    r = subprocess.run([sys.executable, "-m", "innosim", "sweep", MODEL, *args,
                         "--out", str(out), "--resume"], cwd=ROOT, env=env, capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 2

@@ -13,7 +13,7 @@ import pytest
 from experiments.analysis import wilson
 from experiments.report import reach_plot
 from experiments.validity import INVALID_EXIT, invalid_runs, reason_of
-from sim.cli import main
+from innosim.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 NAN_MODEL = "builtin:ishigami?noise_sd=0.2&n_years=3&nan_above=1.0"
@@ -93,7 +93,7 @@ def test_silently_wrong_probabilities_run_exits_3_and_never_counts_a_miss(tmp_pa
             res.indicators["rd_intensity_industry_pct"][4] = np.nan
         return res
 
-    from sim.cli import derive_seeds
+    from experiments.seeds import replication_seeds as derive_seeds
     seeds = derive_seeds(9, 2)
     monkeypatch.setattr(cmp, "_run_one", poisoned)
     base = ["run", str(ROOT / "scenarios" / "policy_2016_2020.toml"), "--replications", "2",
@@ -133,7 +133,7 @@ def test_report_survives_stored_bounds_on_the_wrong_side_and_no_valid_runs(tmp_p
 
 def test_silently_wrong_probabilities_compare_leaves_invalid_pairs_out(tmp_path, capsys, monkeypatch):
     import experiments.compare as cmp
-    from sim.cli import derive_seeds
+    from experiments.seeds import replication_seeds as derive_seeds
 
     real = cmp._run_one
     seeds = derive_seeds(9, 3)

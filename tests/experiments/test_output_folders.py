@@ -16,7 +16,7 @@ import pytest
 
 from experiments.errors import ExperimentError
 from experiments.outdir import LOCK_NAME, OutputFolder, default_out, slug
-from sim.cli import main
+from innosim.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 BASELINE = str(ROOT / "scenarios" / "baseline.toml")
@@ -30,7 +30,7 @@ def run(out, *extra):
 
 def sweep(out, *extra, delay=0.0, workers=1):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-m", "experiments.cli", "sweep", f"{MODEL}&delay={delay}",
+    return subprocess.Popen([sys.executable, "-m", "innosim", "sweep", f"{MODEL}&delay={delay}",
                              "--lhs", "60", "--replications", "2", "--chunk-size", "4", "--seed", "1",
                              "--no-progress", "--workers", str(workers), "--out", str(out), *extra],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -187,7 +187,7 @@ def test_leftovers_staging_of_a_killed_run_is_cleaned_and_reported(tmp_path, cap
 def test_leftovers_killed_run_process_leaves_only_what_the_next_run_cleans(tmp_path):
     out = tmp_path / "k"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    p = subprocess.Popen([sys.executable, "-m", "sim.cli", "run", BASELINE, "--replications", "200",
+    p = subprocess.Popen([sys.executable, "-m", "innosim", "run", BASELINE, "--replications", "200",
                           "--scale", "0.001", "--out", str(out)], cwd=ROOT, env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t0 = time.time()
@@ -197,7 +197,7 @@ def test_leftovers_killed_run_process_leaves_only_what_the_next_run_cleans(tmp_p
     p.send_signal(signal.SIGKILL)
     p.wait()
     assert not (out / "manifest.json").exists()          # no half-written result
-    r = subprocess.run([sys.executable, "-m", "sim.cli", "run", BASELINE, *RUN, "--out", str(out)],
+    r = subprocess.run([sys.executable, "-m", "innosim", "run", BASELINE, *RUN, "--out", str(out)],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "stale lock" in r.stderr

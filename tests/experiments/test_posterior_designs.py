@@ -120,7 +120,7 @@ def test_posterior_key_cannot_also_be_a_factor(tmp_path):
 
 
 def test_cli_sweep_reach_sensitivity_take_and_report_the_posterior(tmp_path, capsys):
-    from sim.cli import main
+    from innosim.cli import main
 
     p = _posterior(tmp_path / "p", [[0.04, 0.5], [0.06, 0.7]], [1.0, 2.0])
     digest = load_posterior(p).digest

@@ -12,7 +12,7 @@ from experiments.calibrate import (CalibrationConfig, Statistic, calibrate, load
                                    posterior_summary, simulated_statistics, statistics_from_history,
                                    synthetic_history_toml, weighted_quantile)
 from experiments.errors import ExperimentError
-from sim.cli import main
+from innosim.cli import main
 from sim.history import History, Series, load_history
 from sim.params import Parameters, data_entries
 from sim.run import run

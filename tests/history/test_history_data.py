@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli import main
+from innosim.cli import main
 from sim.history import HistoryError, load_history, shipped_history_path
 from sim.indicators import INDICATORS
 

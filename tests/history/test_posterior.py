@@ -10,7 +10,8 @@ import pytest
 from experiments.compare import run_paired
 from experiments.errors import ExperimentError
 from experiments.posterior import load_posterior
-from sim.cli import derive_seeds, main
+from experiments.seeds import replication_seeds as derive_seeds
+from innosim.cli import main
 from sim.run import run
 from sim.scenario import load_scenario
 

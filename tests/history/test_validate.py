@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from experiments.validate import fit_trend, parse_years, score_model, score_trend, validate, validate_series
-from sim.cli import main
+from innosim.cli import main
 from sim.history import History, Series, load_history
 
 ROOT = Path(__file__).resolve().parents[2]

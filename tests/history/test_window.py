@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.cli import main
+from innosim.cli import main
 from sim.initial_state import scale_upper_tail
 from sim.params import InitialConditions, build
 from sim.run import run

@@ -1,0 +1,5 @@
+import sys
+
+from innosim.cli import main
+
+sys.exit(main())
