@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.cli import main
+from innosim.cli import main
 from sim.history import load_history, shipped_history_path
 
 ROOT = Path(__file__).resolve().parents[2]
