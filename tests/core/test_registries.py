@@ -17,7 +17,7 @@ import pytest
 import sim.model as M
 from sim import doc_tables, fiscal
 from sim import indicators as I
-from sim.cli import main
+from innosim.cli import main
 from sim.model import InnovationModel
 from sim.phases import DT, PHASES
 from sim.policies import registry as R
