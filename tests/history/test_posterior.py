@@ -99,3 +99,21 @@ def test_bad_posterior_is_a_one_line_error(tmp_path, capsys):
     rc = main(["run", BASELINE, "--replications", "1", "--posterior", str(p)])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "manifest.json" in err
+
+
+def test_shipped_default_posterior_is_the_window_calibration_of_the_default_free_set():
+    """`--posterior default`: sim/data/posterior, calibrated on the shipped window and history
+    with the shipped priors; every particle is an allowed parameter vector."""
+    from experiments.calibrate import load_priors
+    from sim.history import load_history, shipped_history_path
+
+    post = load_posterior("default")
+    man = json.loads((Path(post.path).parent / "manifest.json").read_text())
+    assert post.keys == tuple(p.key for p in load_priors())
+    assert man["scenario"]["name"] == "window_2008_2015" and man["base_year"] == 2008
+    assert man["history"]["digest"] == load_history(shipped_history_path()).digest
+    assert man["simulations_total"] >= 1000 and len(post.weights) >= 100
+    sc = load_scenario("baseline")
+    for d in post.draws(5, 1):
+        sc.with_values(d)  # inside every allowed range (raises otherwise)
+    assert abs(post.weights.sum() - 1) < 1e-9
