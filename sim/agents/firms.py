@@ -200,7 +200,10 @@ def notch_gain(profit, reported_rd, deduction, std_rate, ht_rate):
 def certification_wait_factor(validity_years, apply_rate, dt=0.25):
     """Share of a certification cycle an uncertified firm that starts bunching holds the
     certificate: ``V / (V + dt / h)``, with V the validity (years) and ``dt / h`` the expected
-    wait (years) when it applies with probability h per quarter. Certified firms: 1."""
+    wait (years) when it applies with probability h per quarter. Certified firms: 1.
+    A firm that never applies (h = 0) never holds the certificate: 0."""
+    if apply_rate <= 0.0:
+        return 0.0
     return validity_years / (validity_years + dt / apply_rate)
 
 

@@ -119,6 +119,15 @@ def test_certification_wait_discounts_the_gain():
     years, so 3 / 5.083 = 0.590 of the cycle is certified."""
     assert F.certification_wait_factor(3.0, 0.12) == approx(3.0 / (3.0 + 0.25 / 0.12))
     assert F.certification_wait_factor(3.0, 1.0) == approx(3.0 / 3.25)
+    # a firm that never applies never holds the certificate (was ZeroDivisionError)
+    assert F.certification_wait_factor(3.0, 0.0) == 0.0
+
+
+def test_model_runs_when_no_firm_applies_for_certification():
+    """hightech_apply_rate = 0 is inside its declared range: the run completes with finite
+    indicators and no new certificates (the 2015 stock only lapses)."""
+    r = run(Scenario(name="t").with_values({"parameters.hightech_apply_rate": 0.0}), 0, 0.003)
+    assert all(np.all(np.isfinite(np.asarray(v, dtype=float)[1:])) for v in r.indicators.values())
 
 
 def test_higher_deduction_lowers_the_net_value_of_bunching():
