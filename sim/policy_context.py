@@ -6,6 +6,7 @@ This is the single point where the tax levers' schedules meet firm state: the
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +49,11 @@ def firm_tax_context(f: F.FirmState, levers, year: int, p: Parameters) -> TaxCon
     # tax position (last quarter's reported R&D): the quarter's taxable income after the
     # deduction exceeds the losses carried forward, so a yuan deducted now saves tax now
     taxable = f.margin * f.revenue - d * (f.rd_real + f.relabel)
-    paying = taxable * QUARTER > f.loss_cf[:, 0].sum(axis=1)
+    cf = f.loss_cf[:, 0]  # actual world's losses carried forward, summed over vintages in order
+    held = cf[:, 0]
+    for j in range(1, cf.shape[1]):  # (numpy's sum along a short last axis is slow; same sums)
+        held = held + cf[:, j]
+    paying = taxable * QUARTER > held
     value = np.where(paying, 1.0, p.loss_deduction_value)
     thr = F.certification_threshold(
         f.revenue, ht.threshold_small.at(year), ht.threshold_medium.at(year), ht.threshold_large.at(year),
@@ -59,3 +64,15 @@ def firm_tax_context(f: F.FirmState, levers, year: int, p: Parameters) -> TaxCon
         validity_years=ht.validity_years.at(year), tax_rate=tau, deduction=d, deduction_value=value,
         tax_saving=tau * value * d, threshold=thr, tech_sme=tech_sme,
     )
+
+
+def tax_levers_at(levers, year: int) -> tuple:
+    """Every value the tax levers that enter the user cost take in ``year``
+    (super-deduction, high-tech certification, accelerated depreciation): two years with
+    equal values give the same :func:`firm_tax_context` user cost for the same firms."""
+    out = []
+    for lever in (levers.super_deduction, levers.hightech, levers.accelerated_depreciation):
+        for fld in dataclasses.fields(lever):
+            v = getattr(lever, fld.name)
+            out.append(v.at(year) if hasattr(v, "at") else v)
+    return tuple(out)

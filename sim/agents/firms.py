@@ -273,19 +273,31 @@ def corporate_tax(profit, reported_rd, deduction, tax_rate, loss_cf, dt=0.25, ye
     """
     cf = np.asarray(loss_cf, float)
     shape = cf.shape
-    cf = cf.reshape(-1, shape[-1])
+    k = shape[-1]
+    cf = cf.reshape(-1, k)
     taxable = np.broadcast_to(np.asarray(profit, float) - np.asarray(deduction) * np.asarray(reported_rd),
                               shape[:-1]).reshape(-1)
     q = taxable * dt
     used = np.zeros(len(q))
     new_cf = cf.copy()
-    rows = np.flatnonzero(cf.any(axis=1))  # only rows holding losses need the vintages
+    # only rows holding losses need the vintages. Column by column: numpy's reductions and
+    # cumsum along a short last axis are slow; the sums are the same sequential sums.
+    held = cf[:, 0] != 0
+    for j in range(1, k):
+        held |= cf[:, j] != 0
+    rows = np.flatnonzero(held)
     if len(rows):
-        cum = np.cumsum(cf[rows], axis=1)
-        used[rows] = np.minimum(cum[:, -1], np.maximum(q[rows], 0.0))
-        left = np.maximum(cum - used[rows, None], 0.0)  # FIFO: the oldest losses are used first
-        left[:, 1:] -= left[:, :-1].copy()
-        new_cf[rows] = left
+        sub = cf.take(rows, axis=0)
+        cum = [sub[:, 0]]  # cumulative losses, oldest first
+        for j in range(1, k):
+            cum.append(cum[-1] + sub[:, j])
+        u = np.minimum(cum[-1], np.maximum(q[rows], 0.0))
+        used[rows] = u
+        left = [np.maximum(c - u, 0.0) for c in cum]  # FIFO: the oldest losses are used first
+        sub[:, 0] = left[0]
+        for j in range(1, k):
+            np.subtract(left[j], left[j - 1], out=sub[:, j])
+        new_cf[rows] = sub
     new_cf[:, -1] += np.maximum(-q, 0.0)
     if year_end:
         new_cf[:, :-1] = new_cf[:, 1:]

@@ -50,6 +50,16 @@ PHASES = ("enter_rd", "decide_rd", "report_rd", "certify_hightech", "innovate", 
           "exit_and_enter", "designate")
 
 
+_NAME_KEYS: dict[str, int] = {}
+
+
+def _name_key(name: str) -> int:
+    key = _NAME_KEYS.get(name)
+    if key is None:
+        key = _NAME_KEYS[name] = zlib.crc32(name.encode())
+    return key
+
+
 def stream_seed(seed: int, name: str, *path: int) -> np.random.SeedSequence:
     """The SeedSequence of stream ``name`` (then ``path``, e.g. the quarter) under the run seed.
 
@@ -58,20 +68,37 @@ def stream_seed(seed: int, name: str, *path: int) -> np.random.SeedSequence:
     or reordering phases never changes the draws of the others. Streams outside the
     schedule: ``"initial_state"`` (world and start-year designations) and ``"mesa"``.
     """
-    return np.random.SeedSequence(int(seed), spawn_key=(zlib.crc32(name.encode()), *map(int, path)))
+    return np.random.SeedSequence(int(seed), spawn_key=(_name_key(name), *map(int, path)))
 
 
 def stream(seed: int, name: str, *path: int) -> np.random.Generator:
-    return np.random.default_rng(stream_seed(seed, name, *path))
+    """``default_rng(stream_seed(...))``: a PCG64 generator on the stream's SeedSequence."""
+    return np.random.Generator(np.random.PCG64(stream_seed(seed, name, *path)))
+
+
+class QuarterStreams(dict):
+    """The phases' generators of one quarter, each made on first use (a phase that draws
+    nothing this quarter costs nothing); the same generator as ``stream(seed, name, quarter)``."""
+
+    def __init__(self, seed: int, quarter: int):
+        super().__init__()
+        self.seed, self.quarter = int(seed), int(quarter)
+
+    def __missing__(self, name: str) -> np.random.Generator:
+        if name not in PHASES:
+            raise KeyError(name)
+        g = self[name] = stream(self.seed, name, self.quarter)
+        return g
 
 
 def quarter_streams(seed: int, quarter: int, shared: np.random.Generator | None = None) -> dict[str, np.random.Generator]:
-    """One independent generator per phase for ``quarter``. With ``shared`` every phase
-    draws from that one generator instead (the scheme before one stream per phase; kept
-    to measure what the separate streams buy, ``benchmarks/paired_se.py``)."""
+    """One independent generator per phase for ``quarter`` (made lazily, :class:`QuarterStreams`).
+    With ``shared`` every phase draws from that one generator instead (the scheme before
+    one stream per phase; kept to measure what the separate streams buy,
+    ``benchmarks/paired_se.py``)."""
     if shared is not None:
         return dict.fromkeys(PHASES, shared)
-    return {n: stream(seed, n, quarter) for n in PHASES}
+    return QuarterStreams(seed, quarter)
 
 
 @dataclass

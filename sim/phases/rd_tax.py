@@ -11,7 +11,7 @@ import numpy as np
 from sim.agents import firms as F
 from sim.agents.momentum import upgrading_factor
 from sim.phases import DT, Quarter
-from sim.policy_context import firm_tax_context
+from sim.policy_context import firm_tax_context, tax_levers_at
 
 
 def relabel_ratio(m, tax) -> np.ndarray:
@@ -60,8 +60,12 @@ def decide_rd(m, q: Quarter) -> None:
     # reference: the start-year policy at the firm's current status (certification, tax
     # position, SME status), so only policy moves desired R&D, not status churn
     y0 = m.start_year
-    c0 = firm_tax_context(f, lv, y0, p)
-    uc0 = F.user_cost(c0.tax_rate, c0.deduction, c0.deduction_value, ad.equipment_share.at(y0) * ad.pv_gain.at(y0))
+    if tax_levers_at(lv, y0) == tax_levers_at(lv, yr):
+        uc0 = uc  # the same tax levers and firms (enter_rd changes no tax status): the same user cost
+    else:
+        c0 = firm_tax_context(f, lv, y0, p)
+        uc0 = F.user_cost(c0.tax_rate, c0.deduction, c0.deduction_value,
+                          ad.equipment_share.at(y0) * ad.pv_gain.at(y0))
     leading = np.where(f.designations & F.LEADING, lv.programmes.leading_support.at(yr), 0.0)
     support = (leading
                + np.where(f.ownership == F.STATE, lv.soe_assessment.rd_weight.at(yr), 0.0)
