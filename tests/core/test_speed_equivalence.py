@@ -2,6 +2,7 @@
 computation it replaces, byte for byte."""
 import dataclasses
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -99,3 +100,30 @@ def test_quarter_streams_are_made_on_first_use_and_equal_the_named_stream():
         s["not_a_phase"]
     assert set(PHASES) >= set(s)
 
+
+
+def test_calibration_reusing_the_unpickled_job_equals_unpickling_every_job(monkeypatch, tmp_path):
+    """The sampler unpickles pyabc's ``simulate_one`` once per generation and process
+    (experiments/abc_sampler.py); unpickling it for every job gives the same particles."""
+    import pandas as pd
+
+    import experiments.abc_sampler as S
+    from experiments.calibrate import CalibrationConfig, calibrate, synthetic_history_toml
+    from sim.run import run
+
+    root = Path(__file__).resolve().parents[2]
+    baseline = str(root / "scenarios" / "baseline.toml")
+    res = run(load_scenario(baseline), seed=2, scale=SCALE)
+    h = tmp_path / "h.toml"
+    h.write_text(synthetic_history_toml(res, {"rd": "national_rd_bn_yuan", "pct": "pct_applications"}, "test"))
+    pri = tmp_path / "priors.toml"
+    pri.write_text('["parameters.nominal_growth"]\ndistribution = "uniform"\n'
+                   '["parameters.rd_user_cost_elasticity"]\ndistribution = "uniform"\n')
+    cfg = CalibrationConfig(baseline, str(h), str(pri), None, None, 5, 2, None, SCALE, 3, 1)
+    calibrate(cfg, tmp_path / "cached")
+    unpickled = []
+    monkeypatch.setattr(S, "_unpickled", lambda blob, unpickle: unpickled.append(1) or unpickle(blob))
+    calibrate(cfg, tmp_path / "fresh")
+    assert len(unpickled) >= 10  # one per job: every job unpickled afresh
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "cached" / "posterior.parquet"),
+                                  pd.read_parquet(tmp_path / "fresh" / "posterior.parquet"))
