@@ -299,9 +299,11 @@ def corporate_tax(profit, reported_rd, deduction, tax_rate, loss_cf, dt=0.25, ye
             np.subtract(left[j], left[j - 1], out=sub[:, j])
         new_cf[rows] = sub
     new_cf[:, -1] += np.maximum(-q, 0.0)
-    if year_end:
-        new_cf[:, :-1] = new_cf[:, 1:]
-        new_cf[:, -1] = 0.0
+    if year_end:  # (into a new array: an overlapping in-place shift copies twice)
+        shifted = np.empty_like(new_cf)
+        shifted[:, :-1] = new_cf[:, 1:]
+        shifted[:, -1] = 0.0
+        new_cf = shifted
     tax = np.asarray(tax_rate) * np.maximum(q - used, 0.0).reshape(shape[:-1]) / dt
     return tax, taxable.reshape(shape[:-1]), new_cf.reshape(shape)
 
