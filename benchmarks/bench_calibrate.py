@@ -75,8 +75,10 @@ def one_simulation(n: int) -> dict:
 
 def abc(population: int, generations: int, workers: int) -> dict:
     sc = load_scenario(str(WINDOW))
-    cfg = CalibrationConfig(str(WINDOW), str(shipped_history_path()), str(shipped_priors_path()), None, None,
-                            population, generations, None, sc.run.scale, sc.run.seed, workers)
+    cfg = CalibrationConfig(scenario_file=str(WINDOW), history_file=str(shipped_history_path()),
+                            priors_file=str(shipped_priors_path()), base_year=None, years=None,
+                            population=population, generations=generations, max_simulations=None,
+                            scale=sc.run.scale, seed=sc.run.seed, workers=workers)
     with tempfile.TemporaryDirectory() as d:
         c0, k0, t0 = time.process_time(), cpu_children(), time.perf_counter()
         res = calibrate(cfg, Path(d) / "c")

@@ -119,7 +119,9 @@ def test_calibration_reusing_the_unpickled_job_equals_unpickling_every_job(monke
     pri = tmp_path / "priors.toml"
     pri.write_text('["parameters.nominal_growth"]\ndistribution = "uniform"\n'
                    '["parameters.rd_user_cost_elasticity"]\ndistribution = "uniform"\n')
-    cfg = CalibrationConfig(baseline, str(h), str(pri), None, None, 5, 2, None, SCALE, 3, 1)
+    cfg = CalibrationConfig(scenario_file=baseline, history_file=str(h), priors_file=str(pri), base_year=None,
+                            years=None, population=5, generations=2, max_simulations=None, scale=SCALE, seed=3,
+                            workers=1)
     calibrate(cfg, tmp_path / "cached")
     unpickled = []
     monkeypatch.setattr(S, "_unpickled", lambda blob, unpickle: unpickled.append(1) or unpickle(blob))
