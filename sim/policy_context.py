@@ -6,7 +6,6 @@ This is the single point where the tax levers' schedules meet firm state: the
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,9 +69,6 @@ def tax_levers_at(levers, year: int) -> tuple:
     """Every value the tax levers that enter the user cost take in ``year``
     (super-deduction, high-tech certification, accelerated depreciation): two years with
     equal values give the same :func:`firm_tax_context` user cost for the same firms."""
-    out = []
-    for lever in (levers.super_deduction, levers.hightech, levers.accelerated_depreciation):
-        for fld in dataclasses.fields(lever):
-            v = getattr(lever, fld.name)
-            out.append(v.at(year) if hasattr(v, "at") else v)
-    return tuple(out)
+    return tuple(v.at(year) if hasattr(v, "at") else v
+                 for lever in (levers.super_deduction, levers.hightech, levers.accelerated_depreciation)
+                 for v in vars(lever).values())
