@@ -310,6 +310,11 @@ def new_firms(rng: np.random.Generator, p: Parameters, ic: InitialConditions, *,
     return f
 
 
+def _state_bytes(*arrays) -> tuple[bytes, ...]:
+    """The exact bytes of the settlement's state (its fixed-point test)."""
+    return tuple(a.tobytes() for a in arrays)
+
+
 def empty_firms(n: int) -> F.FirmState:
     z = np.zeros(n)
     return F.FirmState(
@@ -466,6 +471,7 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
         return real, relab, b, topup
 
     for _ in range(SETTLE_ITERATIONS):
+        before = _state_bytes(r0, held)
         for sg, total in seg_rd.items():
             real, relab, b, _ = settle(r0)
             m = (seg == sg) & ~is_tail
@@ -473,6 +479,8 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
             free = (w * (real + chi * relab))[m & ~b & ~held].sum()
             r0[m & ~b & ~held] *= free_rescale(total, fixed, free)
             held |= m & (r0 * (1 + chi * psi_i) > rd_cap)  # rescaled above the cap: held at it
+        if _state_bytes(r0, held) == before:
+            break  # a fixed point (usually after 2-3 sweeps): every further sweep would change nothing
     f.rd_real, f.relabel, f.buncher, f.rd_topup = settle(r0)
     psi0 = p.relabel_background
     r0 = held_r0(r0)

@@ -160,3 +160,20 @@ def test_kept_heap_cuts_page_faults_of_a_run():
         out = subprocess.run([sys.executable, "-c", FAULTS_CHILD, mode], capture_output=True, text=True, check=True)
         faults[mode] = int(out.stdout.strip().splitlines()[-1])
     assert faults["on"] * 3 < faults["off"], faults
+
+
+@pytest.mark.parametrize("name", ["baseline", "window_2008_2015"])
+def test_settlement_stops_at_its_fixed_point_with_the_same_world(monkeypatch, name):
+    """The start-year notch settlement stops once a sweep changes nothing (sim/initial_state.py);
+    sweeping all SETTLE_ITERATIONS times builds the same world byte for byte."""
+    import itertools as it
+
+    import sim.initial_state as I
+
+    sc = load_scenario(name)
+    fast = InnovationModel(sc, seed=8, scale=0.005, collect=False)
+    counter = it.count()
+    monkeypatch.setattr(I, "_state_bytes", lambda *a: next(counter))  # never equal: every sweep runs
+    slow = InnovationModel(sc, seed=8, scale=0.005, collect=False)
+    assert next(counter) >= 2 * I.SETTLE_ITERATIONS
+    assert state_bytes(fast) == state_bytes(slow)
