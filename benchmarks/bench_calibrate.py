@@ -4,7 +4,7 @@
 
 The configuration is what ``innosim calibrate scenarios/window_2008_2015.toml`` runs: the
 training-window scenario (end-2008 state -> 2015) at its scale (0.005; ``--scale`` to change), the shipped
-history and priors (the default free set), the scenario's master seed. Three measures:
+history, priors (the default free set) and micro-moments, the scenario's master seed. Three measures:
 
 1. **One simulation**: ``--sims`` calls of the calibration's simulator (the function pyabc
    calls: scenario with the particle's values, one model run, the statistics) at
@@ -46,8 +46,9 @@ import pyabc  # noqa: F401  (imported before the timings: a one-off cost, measur
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from experiments.calibrate import (CalibrationConfig, Simulator, calibrate, load_priors,  # noqa: E402
-                                   shipped_priors_path, statistics_from_history)
+from experiments.calibrate import (CalibrationConfig, Simulator, calibrate, load_moments, load_priors,  # noqa: E402
+                                   shipped_moments_path, shipped_priors_path, statistics_from_history,
+                                   statistics_from_moments)
 from sim.history import load_history, shipped_history_path  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
 
@@ -66,6 +67,7 @@ def one_simulation(n: int, scale: float | None) -> dict:
     priors = load_priors(shipped_priors_path())
     years = list(range(sc.run.start_year, sc.run.end_year + 1))
     stats = statistics_from_history(load_history(shipped_history_path()), years, years[0])
+    stats += statistics_from_moments(load_moments(shipped_moments_path()), years, years[0])
     sim = Simulator(sc, priors, stats, scale, sc.run.seed)
     rng = np.random.default_rng(2015)
     draws = [[float(rng.uniform(p.low, p.high)) for p in priors] for _ in range(n + 2)]
@@ -97,7 +99,8 @@ def abc(population: int, generations: int, workers: int, start_s: float, scale: 
     cfg = CalibrationConfig(scenario_file=str(WINDOW), history_file=str(shipped_history_path()),
                             priors_file=str(shipped_priors_path()), base_year=None, years=None,
                             population=population, generations=generations, max_simulations=None,
-                            scale=scale if scale is not None else sc.run.scale, seed=sc.run.seed, workers=workers)
+                            scale=scale if scale is not None else sc.run.scale, seed=sc.run.seed, workers=workers,
+                            moments_file=str(shipped_moments_path()))
     import experiments.abc_sampler as S
 
     maps = []  # (simulations, seconds) of each batch of jobs pyabc hands the sampler
