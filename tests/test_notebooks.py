@@ -17,7 +17,7 @@ if any(importlib.util.find_spec(n) is None for n in ("nbclient", "nbformat", "ip
 
 
 def test_there_are_examples():
-    assert len(NOTEBOOKS) >= 2
+    assert len(NOTEBOOKS) >= 3
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
