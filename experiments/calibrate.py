@@ -622,7 +622,7 @@ def cmd_calibrate(args) -> int:
     from experiments.execute import auto_workers
     workers = auto_workers(args.workers, (args.population or 200) * (args.generations or 6))
     cfg = CalibrationConfig(
-        scenario_file=str(Path(args.scenario).resolve()),
+        scenario_file=str(Path(sc.path).resolve()),  # a shipped scenario may be given by name
         history_file=str(Path(args.history).resolve()) if args.history else str(shipped_history_path()),
         priors_file=str(Path(args.priors).resolve()) if args.priors else str(shipped_priors_path()),
         moments_file=None if args.no_moments else (str(Path(args.moments).resolve()) if args.moments

@@ -55,9 +55,9 @@ def _perturbed(src: Path, dst: Path, years: set[int], factor: float) -> Path:
     return dst
 
 
-def _calibrate(tmp: Path, history: Path, name: str, capsys) -> pd.DataFrame:
+def _calibrate(tmp: Path, history: Path, name: str, capsys, scenario: str = WINDOW) -> Path:
     out = tmp / name
-    rc = main(["calibrate", WINDOW, "--history", str(history), "--priors", str(tmp / "priors.toml"),
+    rc = main(["calibrate", scenario, "--history", str(history), "--priors", str(tmp / "priors.toml"),
                "--until", "2012", "--out", str(out), *CAL])
     cap = capsys.readouterr()
     assert rc == 0, cap.err
@@ -76,7 +76,7 @@ def calibrations(tmp_path_factory):
 
 def test_calibration_until_2012_ignores_every_later_observation(calibrations, capsys):
     tmp, shipped, late, early = calibrations
-    a = _calibrate(tmp, shipped, "a", capsys)
+    a = _calibrate(tmp, shipped, "a", capsys, scenario="window_2008_2015")  # a shipped scenario by name
     b = _calibrate(tmp, late, "b", capsys)
     c = _calibrate(tmp, early, "c", capsys)
     man = json.loads((a / "manifest.json").read_text())
