@@ -98,7 +98,7 @@ def test_forecast_from_2012_is_scored_on_2013_2015_beside_a_hand_computed_trend(
         _calibrate(tmp, shipped, "a", capsys)
     docs = {}
     for name, hist in (("shipped", shipped), ("late", late)):
-        rc = main(["validate", str(hist), "--scenario", WINDOW, "--posterior", str(post), "--base-year", "2012",
+        rc = main(["validate", str(hist), "--scenario", "window_oos_2012", "--posterior", str(post), "--base-year", "2012",
                    "--replications", "3", "--scale", "0.003", "--seed", "3", "--json",
                    "--out", str(tmp / f"v-{name}")])
         cap = capsys.readouterr()
@@ -142,3 +142,25 @@ def test_until_must_leave_a_training_year(tmp_path, capsys):
     rc = main(["calibrate", WINDOW, "--until", "2010", "--years", "2012-2015", "--out", str(tmp_path / "y")])
     err = capsys.readouterr().err
     assert rc == 2 and "--until 2010" in err and not (tmp_path / "y").exists()
+
+
+def test_the_pseudo_out_of_sample_scenario_holds_nothing_known_only_after_2012():
+    """window_oos_2012 = the training window with demand growth 2013-2015 and the average
+    growth at their 2008-2012 values (hand computation from the history file), all else equal."""
+    from sim.scenario import load_scenario
+
+    w, o = load_scenario("window_2008_2015"), load_scenario("window_oos_2012")
+    h = load_history()
+    rd, t5 = h.series["industrial_rd"].values, h.series["industrial_rd_intensity"].values
+    rev = {y: rd[y] / t5[y] * 100 / 1000 for y in (2008, 2012)}   # tn yuan: 50.4, 93.5
+    assert rev[2008] == pytest.approx(50.4, abs=0.05) and rev[2012] == pytest.approx(93.5, abs=0.05)
+    ratio = rev[2012] / rev[2008]
+    assert o.parameters.nominal_growth == pytest.approx(math.log(ratio) / 4, abs=2e-4)      # 0.1545
+    for y in (2013, 2014, 2015):
+        assert o.nominal_growth(y) == pytest.approx(4 * (ratio ** (1 / 16) - 1), abs=2e-4)  # 0.1575
+        assert o.nominal_growth(y) != pytest.approx(w.nominal_growth(y), abs=1e-3)
+    for y in range(2009, 2013):
+        assert o.nominal_growth(y) == w.nominal_growth(y)
+    assert (o.run.start_year, o.run.end_year) == (w.run.start_year, w.run.end_year)
+    assert o.levers == w.levers and o.initial == w.initial
+    assert o.with_values({"parameters.nominal_growth": w.parameters.nominal_growth}).parameters == w.parameters
