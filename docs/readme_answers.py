@@ -202,6 +202,14 @@ def main(argv=None) -> int:
         if ocal:
             out.append(calibration_line(ocal, "calibration --until 2012") + "\n")
         out += [oos_table(oos, oosd) + "\n"]
+        cond = _load(res / "readme-oos-cond" / "validation.json")
+        if cond:
+            c = cond["summary"]
+            out.append(f"Conditional on the realised 2013-2015 demand growth (window_2008_2015, same posterior): "
+                       f"model {_f(c['model_score_mean_where_trend'])} against the trend's "
+                       f"{_f(c['trend_score_mean'])} (ratio {_f(c['ratio'], '.2f')}), "
+                       f"{sum(sum(bool(x) for x in s['model']['inside']) for s in cond['series'])}/"
+                       f"{sum(len(s['years']) for s in cond['series'])} observations inside the 90% band.\n")
         fit_figure(oos, hist, IMG / "pseudo_oos.png",
                    "Pseudo-out-of-sample: calibrated on the years up to 2012, forecast of 2013–2015 from 2012 "
                    "(model) against the 2008–2012 trend", oosd)
