@@ -193,7 +193,7 @@ def main(argv=None) -> int:
                 f"{win['scale']}, posterior {post.get('file', 'none')})\n", fit_table(win) + "\n"]
         fit_figure(win, hist, IMG / "window_fit.png",
                    f"Training window 2008–2015: model ({win['replications']} runs, "
-                   + (f"parameters drawn from {Path(post['file']).parent.name}/" if post else "default parameters")
+                   + (f"parameters drawn from the posterior sha256 {post['digest'][:12]}" if post else "default parameters")
                    + ") against the observed series; growth from the observed 2008 value")
     oos, oosd = _load(res / "readme-oos" / "validation.json"), _load(res / "readme-oos-default" / "validation.json")
     ocal = _load(res / "readme-oos-cal" / "manifest.json")
