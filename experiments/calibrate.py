@@ -73,6 +73,18 @@ class Prior:
         return self.key.split(".", 1)[1]
 
 
+def _read_toml(path: str | Path, kind: str) -> tuple[str, dict]:
+    """``(where, table)`` of a ``kind`` file (priors, micro-moments); one-line errors."""
+    path = Path(path)
+    where = str(path)
+    if not path.is_file():
+        raise ExperimentError(f"{where}: no such {kind} file")
+    try:
+        return where, tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise ExperimentError(f"{where}: not a readable TOML file: {exc}") from None
+
+
 def shipped_priors_path() -> Path:
     return Path(str(resources.files("sim.data").joinpath("priors.toml")))
 
@@ -82,14 +94,7 @@ def load_priors(path: str | Path | None = None) -> list[Prior]:
     from sim.params import InitialConditions, Parameters, data_entries
     from sim.scenario import Scenario, ScenarioError
 
-    path = Path(path) if path is not None else shipped_priors_path()
-    where = str(path)
-    if not path.is_file():
-        raise ExperimentError(f"{where}: no such priors file")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
-        raise ExperimentError(f"{where}: not a readable TOML file: {exc}") from None
+    where, raw = _read_toml(path if path is not None else shipped_priors_path(), "priors")
     if not raw:
         raise ExperimentError(f"{where}: no priors; each is a table [\"parameters.NAME\"] with distribution = \"uniform\"")
     out, base = [], Scenario(name="priors")
@@ -190,14 +195,7 @@ def load_moments(path: str | Path | None = None) -> list[Moment]:
     """Read and check a micro-moments file (default ``sim/data/moments.toml``); one-line errors."""
     from sim.indicators import INDICATORS
 
-    path = Path(path) if path is not None else shipped_moments_path()
-    where = str(path)
-    if not path.is_file():
-        raise ExperimentError(f"{where}: no such micro-moments file")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
-        raise ExperimentError(f"{where}: not a readable TOML file: {exc}") from None
+    where, raw = _read_toml(path if path is not None else shipped_moments_path(), "micro-moments")
     allowed = {"indicator", "year", "value", "weight", "from_year", "from_value", "unit", "source", "assumption"}
     out = []
     for name, e in raw.items():
