@@ -153,7 +153,8 @@ def _components():
         body = "".join(f"<tr><td>{r['target']}</td><td>{r['year']}</td><td id='val-{r['target']}'>{_fmt(r['value'])}</td>"
                        f"<td>{_fmt(r['target_2020'])}</td><td>{html.escape(r['unit'])}</td></tr>" for r in rows)
         solara.HTML(tag="div", unsafe_innerHTML=(
-            "<table style='font-size:12px;border-collapse:collapse' border='1' cellpadding='3'>"
+            f"<table id='targets' data-step='{model.quarter}' style='font-size:12px;border-collapse:collapse' "
+            "border='1' cellpadding='3'>"
             "<tr><th>target</th><th>year</th><th>value plotted</th><th>2020 target</th><th>unit</th></tr>"
             + body + "</table>"))
 
