@@ -531,6 +531,10 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     f.vc_backed = backed
     f.vc_fund = np.where(backed, rng.integers(0, n_fund, n), -1).astype(np.int32)
     f.vc_invested = np.where(backed, p.vc_round_m_yuan, 0.0)
+    # a fund's capital at work includes its portfolio's cost basis (the stakes it writes
+    # off or exits are its own): raise a row's invested capital to cover the rounds of the
+    # start-ups it leads, taken from its uninvested capital so the fund's size is the data's
+    funds.invested, funds.capital = portfolio_covered(funds, f)
 
     cal = Calibration(
         psi0=psi0, tax_saving_ref=tax_saving_ref, patent_rate=patent_rate, pct_rate=pct_rate, chi=chi,
@@ -543,6 +547,19 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
     # each firm's 2015 user cost, from the post-certification context used to settle the notch
     uc0 = F.user_cost(ctx.tax_rate, ctx.deduction, ctx.deduction_value)
     return f, orgs, funds, cal, uc0
+
+
+def portfolio_covered(funds, f) -> tuple[np.ndarray, np.ndarray]:
+    """Funds' (invested, capital) with each fund's invested capital at least the cost basis
+    of the backed firms it leads: ``I_j' = max(I_j, B_j)``, ``C_j' = max(C_j - (I_j' - I_j), 0)``
+    with ``B_j = sum_i vc_invested_i w_i / w_j`` over firms i led by fund j (per real fund).
+    Without it a fund could be assigned more start-up stakes than it holds, and writing them
+    off would clip its invested capital at zero (the invested-capital invariant breaks)."""
+    basis = np.zeros(funds.n)
+    i = np.flatnonzero(f.vc_backed)
+    np.add.at(basis, f.vc_fund[i], f.vc_invested[i] * f.weight[i] / funds.weight[f.vc_fund[i]])
+    invested = np.maximum(funds.invested, basis)
+    return invested, np.maximum(funds.capital - (invested - funds.invested), 0.0)
 
 
 def build_orgs(rng, ic: InitialConditions, scale: float, depreciation: float) -> ResearchOrgState:

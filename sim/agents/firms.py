@@ -250,6 +250,19 @@ def productivity(tech_level, knowledge, knowledge0, base, beta):
     return tech_level * ((knowledge + base) / (knowledge0 + base)) ** beta
 
 
+def relative_productivity(prod_ratio, revenue_weight, sector, n_sectors=N_SECTORS):
+    """Productivity growth relative to the firm's sector: ``r_i = g_i / sum_s(w Y g) / sum_s(w Y)``
+    with ``g`` this quarter's productivity ratio and ``w Y`` the revenue weights of the
+    sector's live firms. Demand is a market: a firm gains revenue from productivity only
+    at its competitors' expense (replicator dynamics, as the market shares of Dosi,
+    Fagiolo & Roventini's Keynes+Schumpeter model), so innovation shifts revenue among
+    firms instead of raising the sector's revenue one for one (issue 11 #6)."""
+    num = np.bincount(sector, revenue_weight * prod_ratio, n_sectors)
+    den = np.bincount(sector, revenue_weight, n_sectors)
+    mean = np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0)
+    return prod_ratio / mean[sector]
+
+
 def revenue_growth(revenue, prod_ratio, nominal_growth, elasticity, shock, extra_growth=0.0, dt=0.25):
     """``Y' = Y * (1 + (g + extra) dt) * (phi'/phi)^sigma * exp(shock)``."""
     effect = prod_ratio if elasticity == 1.0 else prod_ratio ** elasticity

@@ -43,6 +43,8 @@ def grow_revenue(m, q: Quarter) -> None:
     """Revenue follows demand, productivity and shocks; start-ups graduate."""
     f, p, lv, rng = m.firms, m.p, m.levers, q.streams["grow_revenue"]
     ratio = f.productivity / np.where(q.prod_prev > 0, q.prod_prev, 1.0)
+    # market shares: productivity gains relative to the sector's (demand-constrained)
+    ratio = F.relative_productivity(ratio, f.weight * f.revenue * f.alive, f.sector)
     extra = (np.where(f.vc_backed, p.vc_growth_boost, 0.0)
              + np.where(f.segment == F.STARTUP, 0.1 * f.quality, 0.0)
              + np.where((f.revenue <= 200.0) & (f.rd_real > 0), lv.procurement.sme_demand_boost.at(q.year), 0.0))
