@@ -557,6 +557,12 @@ def _audit(s):
     return s.acc["audit_recoveries"]
 
 
+@indicator("commitment_guidance_bn_yuan", BN, "government equity committed to guidance funds (not an outlay; "
+           "its expected fiscal cost is outlay_guidance_bn_yuan)", kind="flow")
+def _commitment_guidance(s):
+    return s.acc["commitment_guidance"]
+
+
 @indicator("vc_investment_bn_yuan", BN, "venture rounds invested", kind="flow")
 def _vc(s):
     return s.sums["vc"] / 1e3

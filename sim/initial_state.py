@@ -334,6 +334,7 @@ def empty_firms(n: int) -> F.FirmState:
         hightech=np.zeros(n, bool), ht_expiry=np.zeros(n, np.int32), buncher=np.zeros(n, bool),
         notch_margin=z.copy(), ht_aware=np.zeros(n, bool), designations=np.zeros(n, np.int16), vc_backed=np.zeros(n, bool),
         vc_invested=z.copy(), vc_fund=np.full(n, -1, np.int32), vc_milestone=np.ones(n), quality=z.copy(), cluster_id=np.full(n, -1, np.int32),
+        voucher_rd=np.zeros(n, bool),
     )
 
 

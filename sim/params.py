@@ -116,6 +116,10 @@ class Parameters:
     frontier_sd: float
     entrant_rd_intensity: float
     voucher_rd_intensity: float
+    voucher_rd_stop_rate: float
+    guidance_expected_loss: float
+    guidance_fund_years: float
+    public_discount_rate: float
     knowledge_base_share: float
     vc_follow_on_milestone: float
     vc_follow_on_size: float

@@ -70,6 +70,7 @@ class FirmState:
     vc_milestone: np.ndarray      # productivity at the last round (staged financing)
     quality: np.ndarray           # latent start-up quality (standard normal)
     cluster_id: np.ndarray        # -1 or cluster number
+    voucher_rd: np.ndarray        # bool: performs R&D because an innovation voucher started it
 
     @property
     def n(self) -> int:
@@ -386,6 +387,13 @@ class FirmAgent(RowAgent):
         return (f"FirmAgent(row={self.row}, {self.segment_name}, revenue={f.revenue[self.row]:.1f}m, "
                 f"rd_real={f.rd_real[self.row]:.2f}m, hightech={bool(f.hightech[self.row])}, "
                 f"weight={f.weight[self.row]:.1f})")
+
+
+def rd_stop_probability(rate: float, dt: float) -> float:
+    """Probability that a firm whose R&D a voucher started stops within ``dt`` years:
+    ``P = 1 - exp(-mu * dt)``, a constant hazard mu (``voucher_rd_stop_rate``; SOURCES §4,
+    R&D persistence: first-time performers whose first project sank little often stop)."""
+    return 1.0 - float(np.exp(-rate * dt))
 
 
 def rd_entry_probability(rate: float, dt: float) -> float:

@@ -46,6 +46,17 @@ def guided_capital(commitment, leverage, raised_share, profit_concession):
     return commitment * leverage * np.minimum(1.0, raised_share * (1.0 + profit_concession))
 
 
+def guidance_fiscal_cost(commitment, expected_loss, years, discount_rate):
+    """Expected fiscal cost of an equity commitment to guidance funds, booked when committed:
+    ``C = G * [1 - (1 - l) / (1 + r)^T]``: the government gets back the share ``1 - l`` of
+    its stake after the fund's life ``T`` years (``l`` the expected loss, net of the profit
+    it concedes to private partners), worth ``1 / (1 + r)^T`` today at its opportunity cost
+    ``r``. The commitment ``G`` itself is equity, not spending (a separate line).
+    Standard public-finance costing of loans and equity (expected loss plus financing cost,
+    as in credit-reform budgeting); parameters SOURCES §3-4."""
+    return commitment * (1.0 - (1.0 - expected_loss) / (1.0 + discount_rate) ** years)
+
+
 def exit_proceeds(invested, multiple_median, z, sigma=1.0):
     """Proceeds of a successful exit: ``I * M * exp(sigma z)`` — lognormal with median
     multiple ``M`` and mean ``M exp(sigma^2/2)``, skewed (SOURCES §4)."""

@@ -32,16 +32,26 @@ def trade_technology(m, q: Quarter) -> None:
 
 
 def use_vouchers(m, q: Quarter) -> float:
-    """Vouchers buy academic services for SMEs; non-performers start R&D. Returns the
-    technology-contract turnover they add (million yuan per year): the vouchers' face value
-    times their declared additionality, ``a * B`` (``voucher_additionality``; a contract that
-    would have been signed anyway is already in the sellers' sales, and the firm's
-    co-payment is not counted on top of the face value)."""
+    """Vouchers buy academic services for SMEs; non-performers start R&D (at
+    ``voucher_rd_intensity``) and may stop again (``voucher_rd_stop_rate`` a year; their
+    user-cost reference is the start-year policy at their current status, so claiming the
+    deduction does not inflate their R&D). Returns the technology-contract turnover they
+    add (million yuan per year): the vouchers' face value times their declared
+    additionality, ``a * B`` (``voucher_additionality``; a contract that would have been
+    signed anyway is already in the sellers' sales, and the firm's co-payment is not
+    counted on top of the face value)."""
     vo, yr, rng = m.levers.vouchers, q.year, q.streams["trade_technology"]
+    f = m.firms
+    # performers a voucher started may stop again (voucher_rd_stop_rate; draws only when
+    # there are such firms, so runs without vouchers draw nothing here)
+    induced = np.flatnonzero(f.alive & f.voucher_rd)
+    if len(induced):
+        stop = induced[rng.random(len(induced)) < F.rd_stop_probability(m.p.voucher_rd_stop_rate, DT)]
+        f.rd_base[stop] = 0.0
+        f.voucher_rd[stop] = False
     budget = vo.budget_bn_yuan.at(yr) * 1e3
     if budget <= 0:
         return 0.0
-    f = m.firms
     m.government.book("outlay_vouchers", budget * DT / 1e3)
     per = vo.voucher_m_yuan.at(yr)
     n_real = budget * DT / per
@@ -52,6 +62,7 @@ def use_vouchers(m, q: Quarter) -> float:
     got = sme[rng.random(len(sme)) < share]
     start = got[f.rd_base[got] == 0]
     f.rd_base[start] = m.p.voucher_rd_intensity
+    f.voucher_rd[start] = True
     f.claims[start] = rng.random(len(start)) < m.p.deduction_takeup
     return m.p.voucher_additionality * budget
 

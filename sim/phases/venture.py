@@ -9,7 +9,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from sim.agents import firms as F
-from sim.agents.vc import exit_proceeds, guided_capital, screening_signal
+from sim.agents.vc import exit_proceeds, guidance_fiscal_cost, guided_capital, screening_signal
 from sim.phases import DT, Quarter
 
 
@@ -22,7 +22,10 @@ def finance_ventures(m, q: Quarter) -> None:
               + gf.sme_fund_bn_yuan.at(yr)) * 1e3 * DT
     new_guided = guided_capital(commit, gf.leverage_target.at(yr), gf.raised_share.at(yr),
                                 gf.profit_concession.at(yr))
-    m.government.book("outlay_guidance", commit / 1e3)
+    # the commitment is equity (its own line); the outlay is its expected fiscal cost
+    m.government.book("commitment_guidance", commit / 1e3)
+    m.government.book("outlay_guidance", guidance_fiscal_cost(commit, p.guidance_expected_loss, p.guidance_fund_years,
+                                                              p.public_discount_rate) / 1e3)
     gw = v.weight * v.guided
     v.capital = v.capital + np.where(v.guided, new_guided / max(gw.sum(), 1e-12), 0.0)
     pw = v.weight * ~v.guided

@@ -26,8 +26,10 @@ class GuidanceFunds(Lever):
     name = "guidance_funds"
     phases = ("finance_ventures",)
     accounts = (Account("outlay_guidance", "outlay", "outlay_guidance_bn_yuan",
-                        "government commitments to guidance funds", "finance_ventures",
-                        "government commitments · DT"),)
+                        "expected fiscal cost of the year's guidance-fund commitments (expected loss and "
+                        "financing cost of the equity, guidance_fiscal_cost)", "finance_ventures",
+                        "expected fiscal cost of the commitments · DT: G [1 − (1 − l)/(1 + r)^T] (the commitment G "
+                        "itself → `commitment_guidance_bn_yuan`, not a cost)"),)
     mechanism = "adds guided capital to VC funds; stage focus shifts rounds to early start-ups"
 
     transformation_fund_bn_yuan: Schedule = lever_field(

@@ -31,8 +31,8 @@ LEVER_CLASSES: dict[str, type[Lever]] = {}
 #: accounts have no modelled budget cost (regulatory levers, bank money, spending outside).
 LEVER_COSTS: dict[str, tuple[str, ...]] = {}
 #: accounts the government keeps that belong to no lever (tax collected, the no-lever
-#: counterfactual, audit recoveries).
-GENERAL_ACCOUNTS = ("tax_revenue", "tax_no_levers", "audit_recoveries")
+#: counterfactual, audit recoveries, equity committed to guidance funds: not a cost).
+GENERAL_ACCOUNTS = ("tax_revenue", "tax_no_levers", "audit_recoveries", "commitment_guidance")
 #: called with each newly registered class (sim.indicators declares its account indicators)
 ON_REGISTER: list[Callable[[type[Lever]], None]] = []
 

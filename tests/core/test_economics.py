@@ -320,6 +320,67 @@ def test_every_fund_holds_the_stakes_it_leads():
     assert inv.tolist() == [30.0, 40.0] and cap.tolist() == [30.0, 5.0]
 
 
+# ------------------------------------------------------------------ 8. other effectiveness ratios
+def test_guidance_fiscal_cost_hand_values():
+    """G = 10 bn committed, expected loss 0.2, 8 years at 3%: the government gets back 8 bn
+    worth 8 / 1.03^8 = 6.315 today, so the expected fiscal cost is 3.685 bn, not 10."""
+    from sim.agents.vc import guidance_fiscal_cost
+    assert guidance_fiscal_cost(10.0, 0.2, 8.0, 0.03) == approx(10.0 - 8.0 / 1.03 ** 8)
+    assert guidance_fiscal_cost(10.0, 0.2, 8.0, 0.03) == approx(3.6848, abs=1e-4)
+    assert guidance_fiscal_cost(10.0, 1.0, 8.0, 0.03) == approx(10.0)   # all lost: the outlay
+    assert guidance_fiscal_cost(10.0, 0.0, 8.0, 0.0) == approx(0.0)     # all back, no cost of money
+
+
+def test_guidance_commitment_is_a_separate_line_not_an_outlay():
+    """2016 policy with the SME fund's 60 bn: commitments and expected fiscal cost are
+    booked apart; the public cost counts the cost only (the old code booked the commitment)."""
+    from sim.agents.vc import guidance_fiscal_cost
+    sc = Scenario(name="t").with_values({"levers.guidance_funds.sme_fund_bn_yuan": 60.0})
+    r = run(sc, 0, 0.005)
+    ind, p = r.indicators, sc.parameters
+    com = ind["commitment_guidance_bn_yuan"][POLICY_YEARS]
+    assert com == approx(np.full(5, 61.0))   # 1 bn transformation fund + 60 bn
+    assert ind["outlay_guidance_bn_yuan"][POLICY_YEARS] == approx(
+        guidance_fiscal_cost(com, p.guidance_expected_loss, p.guidance_fund_years, p.public_discount_rate))
+    assert np.all(ind["outlay_guidance_bn_yuan"][POLICY_YEARS] < 0.5 * com)
+
+
+def test_voucher_performers_may_stop_and_claiming_does_not_inflate_their_rd(tmp_path):
+    """Vouchers of 20 bn in 2016 only: firms a voucher started (voucher_rd) stop at
+    voucher_rd_stop_rate = 0.3 a year, so of those started in 2016 about exp(-0.3 x 4) = 30%
+    still perform at the end of 2020 (binomial tolerance; the old code kept every one of them
+    for good). Under 2015 policy a started firm that claims the deduction desires exactly
+    voucher_rd_intensity: its user-cost reference is the 2015 levers at its current status."""
+    from sim.model import InnovationModel
+    path = tmp_path / "v.toml"
+    path.write_text('[scenario]\nname = "v"\n[levers.vouchers]\nbudget_bn_yuan = {2016 = 20.0, 2017 = 0.0}\n')
+    sc = load_scenario(path)
+    assert [sc.levers.vouchers.budget_bn_yuan.at(y) for y in (2016, 2017, 2020)] == [20.0, 0.0, 0.0]
+    m = InnovationModel(sc, seed=2, scale=0.01, collect=False)
+    for _ in range(4):
+        m.step()
+    f = m.firms
+    started = np.flatnonzero(f.voucher_rd & f.alive)
+    assert len(started) > 200
+    assert np.all(f.rd_base[started] == sc.parameters.voucher_rd_intensity)
+    for _ in range(4):
+        m.step()
+    # claimers among them move toward exactly voucher_rd_intensity under the frozen 2015
+    # policy (the old frozen 2015 user cost put them 20-33% above it once they claimed)
+    v = sc.parameters.voucher_rd_intensity
+    claim = started[f.claims[started] & f.voucher_rd[started] & f.alive[started]]
+    assert len(claim) > 50
+    assert np.all(f.rd_intensity[claim] <= v * (1 + 1e-9)) and f.rd_intensity[claim].max() > 0.8 * v
+    while m.quarter < m.n_quarters:
+        m.step()
+    f = m.firms
+    alive = started[f.alive[started]]
+    still = float(np.mean(f.voucher_rd[alive] & (f.rd_base[alive] > 0)))
+    expected = float(np.exp(-0.3 * 4))
+    sd = np.sqrt(expected * (1 - expected) / len(alive))
+    assert abs(still - expected) < 4 * sd + 0.03, (still, expected, len(alive))
+
+
 # ------------------------------------------------------------------ 7. indicator definitions
 def test_patent_stock_starts_at_the_end_of_2015():
     """518,000 valid patents is a mid-2015 count: the 2015 record holds it plus half a year

@@ -135,17 +135,22 @@ def test_centre_funding_ratio_is_exactly_zero(centre_pairs):
 
 
 def test_guidance_commitment_raises_outlay_exactly_by_the_commitment():
-    """SME fund 0 -> 30 bn yuan a year: the guidance outlay (and budget outlays) rise by
-    exactly 30 in every policy year; public cost rises by 30 plus the change in tax
-    expenditures (guided capital changes firms' R&D, hence the tax expenditures)."""
+    """SME fund 0 -> 30 bn yuan a year: the commitment line rises by exactly 30 in every
+    policy year, the guidance outlay (and budget outlays) by its expected fiscal cost
+    c = 1 - 0.8 / 1.03^8 = 0.3685 per yuan (issue 11 #8: the commitment is equity); public
+    cost rises by 30c plus the change in tax expenditures (guided capital changes firms'
+    R&D, hence the tax expenditures)."""
+    c = 1.0 - 0.8 / 1.03 ** 8
     sc = BASE.with_values({"levers.guidance_funds.sme_fund_bn_yuan": 30.0})
     for s in (0, 1):
         a, b = run(sc, s, SCALE), run(BASE, s, SCALE)
         ia, ib = a.indicators, b.indicators
-        assert ib["outlay_guidance_bn_yuan"][1:] == pytest.approx(np.full(5, 1.0))  # transformation fund
-        assert ia["outlay_guidance_bn_yuan"][1:] - ib["outlay_guidance_bn_yuan"][1:] == pytest.approx(np.full(5, 30.0))
-        assert ia["budget_outlays_bn_yuan"][1:] - ib["budget_outlays_bn_yuan"][1:] == pytest.approx(np.full(5, 30.0))
-        assert accounts(a)["guidance_funds"] - accounts(b)["guidance_funds"] == pytest.approx(np.full(5, 30.0))
+        assert ib["commitment_guidance_bn_yuan"][1:] == pytest.approx(np.full(5, 1.0))  # transformation fund
+        assert ib["outlay_guidance_bn_yuan"][1:] == pytest.approx(np.full(5, c))
+        assert ia["commitment_guidance_bn_yuan"][1:] - ib["commitment_guidance_bn_yuan"][1:] == pytest.approx(np.full(5, 30.0))
+        assert ia["outlay_guidance_bn_yuan"][1:] - ib["outlay_guidance_bn_yuan"][1:] == pytest.approx(np.full(5, 30.0 * c))
+        assert ia["budget_outlays_bn_yuan"][1:] - ib["budget_outlays_bn_yuan"][1:] == pytest.approx(np.full(5, 30.0 * c))
+        assert accounts(a)["guidance_funds"] - accounts(b)["guidance_funds"] == pytest.approx(np.full(5, 30.0 * c))
         d_cost = ia["public_cost_bn_yuan"][1:] - ib["public_cost_bn_yuan"][1:]
         d_tax = ia["tax_expenditure_rd_bn_yuan"][1:] - ib["tax_expenditure_rd_bn_yuan"][1:]
-        assert d_cost == pytest.approx(30.0 + d_tax, abs=1e-9)
+        assert d_cost == pytest.approx(30.0 * c + d_tax, abs=1e-9)

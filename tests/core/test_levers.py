@@ -100,10 +100,14 @@ def test_guidance_funds_raise_vc_investment(base_runs):
     x = np.array([r.indicators["vc_investment_bn_yuan"][1:].sum() for r in runs])
     y = np.array([r.indicators["vc_investment_bn_yuan"][1:].sum() for r in base_runs])
     assert_raises_mean(x, y)
-    # government outlays rise by exactly the commitment (200 bn a year)
+    # the commitment line rises by exactly the commitment (200 bn a year); outlays by its
+    # expected fiscal cost, 200 x [1 - 0.8 / 1.03^8] = 73.7 bn (issue 11 #8: equity, not spending)
+    com_x = np.array([r.value("commitment_guidance_bn_yuan", 2020) for r in runs])
+    com_y = np.array([r.value("commitment_guidance_bn_yuan", 2020) for r in base_runs])
+    assert com_x - com_y == pytest.approx(np.full(len(SEEDS), 200.0))
     out_x = np.array([r.value("budget_outlays_bn_yuan", 2020) for r in runs])
     out_y = np.array([r.value("budget_outlays_bn_yuan", 2020) for r in base_runs])
-    assert out_x - out_y == pytest.approx(np.full(len(SEEDS), 200.0))
+    assert out_x - out_y == pytest.approx(np.full(len(SEEDS), 200.0 * (1 - 0.8 / 1.03 ** 8)))
 
 
 def test_closed_mobility_stops_spinoffs(base_runs):

@@ -38,7 +38,7 @@ def differing_fields(a, b):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_voucher_lever_changes_only_what_its_phase_decides(seed):
     """Vouchers act in ``trade_technology`` (they draw recipients there) and change only the
-    recipients' R&D base and claims, which later phases of the same quarter do not read.
+    recipients' R&D base, claims and voucher flag, which later phases of the same quarter do not read.
     After the first quarter, with one stream per phase, everything else is identical byte
     for byte: innovation, patents, spin-offs, venture rounds, revenue shocks, exits,
     entrants. With one shared stream the voucher draws shift every later phase's draws."""
@@ -46,7 +46,7 @@ def test_voucher_lever_changes_only_what_its_phase_decides(seed):
     lever = base.with_values(VOUCHERS)
     a, b = one_quarter(base, seed), one_quarter(lever, seed)
     diff = differing_fields(a, b)
-    assert set(diff) == {"rd_base", "claims"}, diff
+    assert set(diff) == {"rd_base", "claims", "voucher_rd"}, diff
     changed = np.flatnonzero(a.firms.rd_base != b.firms.rd_base)
     assert len(changed) > 0  # the lever did act
     same = np.ones(a.firms.n, bool)
