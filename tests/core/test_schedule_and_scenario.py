@@ -85,7 +85,7 @@ def test_extends_merges():
     assert pol.levers.super_deduction.rate_all.at(2018) == 0.75
     assert base.levers.super_deduction.rate_all.at(2018) == 0.5
     assert [u.name for u in pol.uncertainties] == [u.name for u in base.uncertainties]
-    assert len(base.uncertainties) == 18
+    assert len(base.uncertainties) == 28
     assert pol.run == base.run
     # grandchild overrides one key and inherits the rest
     cf = load_scenario(SCEN / "cf_no_deduction_increase.toml")
