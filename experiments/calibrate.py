@@ -346,8 +346,7 @@ def calibrate(cfg: CalibrationConfig, out: Path, resume: bool = False, progress=
     sc = load_scenario(cfg.scenario_file)
     history = load_history(cfg.history_file)
     priors = load_priors(cfg.priors_file)
-    model_years = list(range(sc.run.start_year, sc.run.end_year + 1)) if hasattr(sc.run, "start_year") \
-        else list(range(2015, 2021))
+    model_years = list(range(sc.run.start_year, sc.run.end_year + 1))
     base = cfg.base_year if cfg.base_year is not None else model_years[0]
     if base not in model_years:
         raise ExperimentError(f"--base-year {base}: the scenario covers {model_years[0]}-{model_years[-1]}")

@@ -118,7 +118,7 @@ def register(subparsers) -> None:
     _common(p, replications=2)
     p.set_defaults(func=cmd_sensitivity)
 
-    p = subparsers.add_parser("reach", help="probability of reaching each 2020 target, per scenario")
+    p = subparsers.add_parser("reach", help="probability of reaching each target, per scenario")
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
                    help="scenario files or shipped names; all share the design points and seeds")
     _factor_args(p)

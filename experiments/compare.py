@@ -1,10 +1,11 @@
 """``innosim compare A.toml B.toml ...``: scenarios on common random numbers.
 
 Every scenario runs with the same run seeds (derived from one master seed through
-``SeedSequence.spawn``), so the 2020 difference of each target indicator against the
-first scenario is a paired difference: its confidence interval is a t-interval over the
-per-seed differences. Public cost (tax expenditures + outlays, 2016–2020) is compared the
-same way, and the effectiveness ratio is additional *real* R&D per yuan of additional
+``SeedSequence.spawn``), so the target-year difference of each target indicator (2020
+by default; the run's last year when it ends before the target year) against the first
+scenario is a paired difference: its confidence interval is a t-interval over the per-seed
+differences. Public cost (tax expenditures + outlays over the policy years, every year after
+the start year: 2016–2020 by default) is compared the same way, and the effectiveness ratio is additional *real* R&D per yuan of additional
 public cost (``sim.fiscal.paired_ratio``).
 """
 from __future__ import annotations
@@ -102,15 +103,18 @@ def run_paired(scenarios, seeds, scale, workers: int | None = None, progress=Non
 
 def compare(scenarios, seeds, scale, workers=None, progress=None, posterior=None, master_seed=None,
             scheduler=None) -> dict:
-    """Paired differences of every target in 2020 and of public cost, against scenarios[0]."""
+    """Paired differences of every target in its year (``run_command.assessed_year``) and of
+    public cost over the policy years (``cost_years``), against scenarios[0]."""
     from sim.fiscal import POLICY_YEARS, net_budget_cost, paired_dynamic_ratio, paired_ratio, uncosted_levers
     from sim.indicators import COMPANIONS, TARGETS
 
-    from .run_command import invalid_replications
+    from .run_command import assessed_year, cost_years, invalid_replications
 
     results = run_paired(scenarios, seeds, scale, workers, progress, posterior, master_seed, scheduler)
     invalid = {sc.name: invalid_replications(res) for sc, res in zip(scenarios, results)}
     ref = results[0]
+    years = list(ref[0].years)
+    first_cost, last_cost = cost_years(years)
     rows = []
     targets = [p for tid, t in TARGETS.items() for p in ((tid, t), *((c.id, c) for c in [COMPANIONS.get(tid)] if c))]
     for sc, res in zip(scenarios[1:], results[1:]):
@@ -118,18 +122,19 @@ def compare(scenarios, seeds, scale, workers=None, progress=None, posterior=None
         keep = np.array([i not in invalid[scenarios[0].name] and i not in invalid[sc.name]
                          for i in range(len(seeds))], dtype=bool)
         for tid, t in targets:
-            if t.year not in ref[0].years:
-                continue  # the run ends before the target year
-            a = np.array([r.value(t.indicator, t.year) for r in ref])[keep]
-            b = np.array([r.value(t.indicator, t.year) for r in res])[keep]
+            year = assessed_year(t, years)
+            a = np.array([r.value(t.indicator, year) for r in ref])[keep]
+            b = np.array([r.value(t.indicator, year) for r in res])[keep]
             some = bool(keep.any())
+            reach = some and year == t.year  # P(reach) only in the target's own year
             d = paired_diff(b, a) if some else PairedDiff(float("nan"), float("nan"), float("nan"), 0)
             rows.append({"scenario": sc.name, "target": tid, "indicator": t.indicator,
-                         "reference_2020": float(a.mean()) if some else float("nan"),
-                         "scenario_2020": float(b.mean()) if some else float("nan"),
+                         "year": year, "target_year": t.year,
+                         "reference_mean": float(a.mean()) if some else float("nan"),
+                         "scenario_mean": float(b.mean()) if some else float("nan"),
                          "diff": d.mean, "ci_low": d.low, "ci_high": d.high,
-                         "p_reach_reference": float(np.mean(t.reached(a))) if some else float("nan"),
-                         "p_reach_scenario": float(np.mean(t.reached(b))) if some else float("nan"),
+                         "p_reach_reference": float(np.mean(t.reached(a))) if reach else float("nan"),
+                         "p_reach_scenario": float(np.mean(t.reached(b))) if reach else float("nan"),
                          "n_pairs": int(keep.sum()), "n_pairs_invalid": int((~keep).sum())})
     fiscal = []
     for sc, res_all in zip(scenarios[1:], results[1:]):
@@ -152,7 +157,8 @@ def compare(scenarios, seeds, scale, workers=None, progress=None, posterior=None
         net_b = np.array([np.sum(net_budget_cost(r)) for r in res])
         dn = paired_diff(net_b, net_a)
         _, n_lo, n_hi = fieller_ratio(rd_b - rd_a, net_b - net_a)
-        fiscal.append({"scenario": sc.name, "public_cost_2016_2020_bn_yuan": float(cost_b.mean()),
+        fiscal.append({"scenario": sc.name, "cost_first_year": first_cost, "cost_last_year": last_cost,
+                       "public_cost_bn_yuan": float(cost_b.mean()),
                        "extra_cost_bn_yuan": dc.mean, "extra_cost_ci_low": dc.low, "extra_cost_ci_high": dc.high,
                        "extra_real_rd_bn_yuan": dr.mean, "extra_real_rd_ci_low": dr.low,
                        "extra_real_rd_ci_high": dr.high, "real_rd_per_yuan": ratio,
@@ -163,43 +169,67 @@ def compare(scenarios, seeds, scale, workers=None, progress=None, posterior=None
                        "dynamic_ratio_defined": bool(np.isfinite(n_lo)),
                        "real_rd_per_yuan_dynamic_ci_low": n_lo, "real_rd_per_yuan_dynamic_ci_high": n_hi,
                        "uncosted_levers": " ".join(uncosted_levers(sc, scenarios[0]))})
-    return {"reference": scenarios[0].name, "rows": rows, "fiscal": fiscal,
+    return {"reference": scenarios[0].name, "years": years, "cost_years": [first_cost, last_cost],
+            "rows": rows, "fiscal": fiscal,
             "invalid": {k: {str(i): why for i, why in v.items()} for k, v in invalid.items()},
             "n_runs": len(scenarios) * len(seeds),
-            "reference_public_cost_2016_2020_bn_yuan": float(np.mean(
+            "reference_public_cost_bn_yuan": float(np.mean(
                 [np.nansum(r.indicators["public_cost_bn_yuan"][POLICY_YEARS])
                  for i, r in enumerate(results[0]) if i not in invalid[scenarios[0].name]] or [np.nan]))}
 
 
+def diff_years(res: dict) -> str:
+    """The year(s) the target differences are read in, e.g. ``"2020"`` (from the rows)."""
+    from .run_command import year_label
+    return year_label([r["year"] for r in res["rows"]] or res["years"][-1:])
+
+
+def cost_span(res: dict) -> str:
+    """The years the public cost is summed over, e.g. ``"2016-2020"`` (from the horizon)."""
+    first, last = res["cost_years"]
+    return f"{first}-{last}" if first != last else f"{first}"
+
+
 def format_comparison(res: dict) -> str:
     from sim.formatting import fmt_number
-    lines = [f"paired differences in 2020 against {res['reference']} (mean [95% CI]); P(reach) reference -> scenario"]
+    from .run_command import year_label
+    lines = [f"paired differences in {diff_years(res)} against {res['reference']} (mean [95% CI]); "
+             "P(reach) reference -> scenario"]
+    late = sorted({r["target_year"] for r in res["rows"] if r["year"] != r["target_year"]})
+    if late:
+        lines.append(f"the run ends in {res['years'][-1]}, before the target year {year_label(late)}: "
+                     "differences are that last year's; P(reach) is not assessed")
     head = f"{'scenario':28} {'target':6} {'difference':>30} {'P(reach)':>14}"
     lines += [head, "-" * len(head)]
     for r in res["rows"]:
         lines.append(f"{r['scenario']:28} {r['target']:6} {fmt_number(r['diff']) + ' [' + fmt_number(r['ci_low']) + ', ' + fmt_number(r['ci_high']) + ']':>30} "
-                     f"{r['p_reach_reference']:>6.2f} -> {r['p_reach_scenario']:<5.2f}")
+                     f"{share_text(r['p_reach_reference']):>6} -> {share_text(r['p_reach_scenario']):<5}")
     lines.append("")
-    lines.append(f"public cost 2016-2020 (tax expenditures + outlays), reference {res['reference']}: "
-                 f"{fmt_number(res['reference_public_cost_2016_2020_bn_yuan'])} bn yuan")
+    lines.append(f"public cost {cost_span(res)} (tax expenditures + outlays), reference {res['reference']}: "
+                 f"{fmt_number(res['reference_public_cost_bn_yuan'])} bn yuan")
     head = (f"{'scenario':28} {'cost bn yuan':>14} {'extra cost [95% CI]':>26} {'extra real R&D [95% CI]':>26} "
             f"{'real R&D per yuan [95% CI]':>30} {'extra net cost [95% CI]':>26} {'dynamic R&D per yuan [95% CI]':>30}")
     lines += [head, "-" * len(head)]
     for r in res["fiscal"]:
-        lines.append(f"{r['scenario']:28} {fmt_number(r['public_cost_2016_2020_bn_yuan']):>14} "
+        lines.append(f"{r['scenario']:28} {fmt_number(r['public_cost_bn_yuan']):>14} "
                      f"{fmt_number(r['extra_cost_bn_yuan']) + ' [' + fmt_number(r['extra_cost_ci_low']) + ', ' + fmt_number(r['extra_cost_ci_high']) + ']':>26} "
                      f"{fmt_number(r['extra_real_rd_bn_yuan']) + ' [' + fmt_number(r['extra_real_rd_ci_low']) + ', ' + fmt_number(r['extra_real_rd_ci_high']) + ']':>26} "
                      f"{ratio_text(r):>30} "
                      f"{fmt_number(r['extra_net_budget_cost_bn_yuan']) + ' [' + fmt_number(r['extra_net_budget_cost_ci_low']) + ', ' + fmt_number(r['extra_net_budget_cost_ci_high']) + ']':>26} "
                      f"{ratio_text(r, dynamic=True):>30}")
     lines.append("real R&D per yuan: additional real R&D / additional public cost (static tax expenditures + outlays), "
-                 "2016-2020, with Fieller's 95% interval over the paired replications; 'not defined' where the "
+                 f"{cost_span(res)}, with Fieller's 95% interval over the paired replications; 'not defined' where the "
                  "cost's interval spans 0. dynamic: per yuan of extra net budget cost (outlays - corporate tax collected).")
     for r in res["fiscal"]:
         if r.get("uncosted_levers"):
             lines.append(f"{r['scenario']}: also changes levers without a modelled public cost ({r['uncosted_levers']}); "
                          "its ratio credits their R&D to the costed levers")
     return "\n".join(lines)
+
+
+def share_text(p: float) -> str:
+    """A probability with two decimals; ``n/a`` when not assessed (NaN)."""
+    return f"{p:.2f}" if np.isfinite(p) else "n/a"
 
 
 def ratio_text(r: dict, dynamic: bool = False) -> str:
@@ -250,7 +280,7 @@ def plot_comparison(res: dict, folder: Path) -> list[str]:
         ax.tick_params(axis="x", labelsize=7)
     for ax in list(axes.flat)[len(tids):]:
         ax.axis("off")
-    fig.suptitle(f"2020 value minus {res['reference']} (mean and 95% paired t-interval over "
+    fig.suptitle(f"{diff_years(res)} value minus {res['reference']} (mean and 95% paired t-interval over "
                  f"{n_rep} shared seeds)", fontsize=9)
     fig.tight_layout()
     fig.savefig(folder / "compare_targets.png", dpi=90)
@@ -271,7 +301,7 @@ def plot_comparison(res: dict, folder: Path) -> list[str]:
     ax1.set_yticks(y, [r["scenario"] for r in fis], fontsize=7)
     ax1.set_ylim(len(fis) - 0.5, -0.9)  # top row first, room for the ratio labels
     ax1.axvline(0, color="k", lw=0.6)
-    ax1.set_xlabel(f"billion yuan, summed 2016-2020, vs {res['reference']} (95% paired CI)", fontsize=8)
+    ax1.set_xlabel(f"billion yuan, summed {cost_span(res)}, vs {res['reference']} (95% paired CI)", fontsize=8)
     ax1.legend(fontsize=7, loc="lower right")
     ax2.axvline(0, color="k", lw=0.6)
     for i, r in enumerate(fis):

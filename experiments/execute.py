@@ -192,7 +192,7 @@ def _as_models(models) -> dict:
 
 
 def lever_factor_rules(design: Design, models) -> dict:
-    """For every factor on a lever field: from which year to 2020 a design value applies and
+    """For every factor on a lever field: from which year to the end year a design value applies and
     to which firms (``Levers.sweep_description``); recorded in the manifest."""
     models = _as_models(models)
     first = next(iter(models.values()))
@@ -204,7 +204,7 @@ def lever_factor_rules(design: Design, models) -> dict:
         parts = f.name.split(".")
         if parts[0] == "levers" and len(parts) == 3:
             sched = getattr(getattr(sc.levers, parts[1]), parts[2])
-            rules[f.name] = {"from": sched.final_setting_year(), "to": 2020,
+            rules[f.name] = {"from": sched.final_setting_year(), "to": sc.run.end_year,
                              "description": sc.levers.sweep_description(parts[1], parts[2])}
     return rules
 

@@ -198,7 +198,7 @@ class SimModelFunction:
         self.name = sc.name
         self.factors = tuple(Factor(u.name, float(u.low), float(u.high)) for u in sc.uncertainties)
         self.factor_names = tuple(f.name for f in self.factors)
-        self.years = tuple(range(2015, 2021))
+        self.years = tuple(range(sc.run.start_year, sc.run.end_year + 1))  # the horizon
         from sim.indicators import INDICATORS
 
         self.indicator_names = tuple(INDICATORS)

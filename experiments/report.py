@@ -304,29 +304,61 @@ def _validation_report(out: Path) -> Path:
     return target
 
 
+#: Column names of run/compare tables written before they were horizon-neutral (every such
+#: table was of the 2015-2020 horizon): old name -> (new name), plus the years they imply.
+_LEGACY_COLUMNS = {"value_2015": "value_start", "median_2020": "median", "p05_2020": "p05",
+                   "p95_2020": "p95", "target_2020": "threshold", "reference_2020": "reference_mean",
+                   "scenario_2020": "scenario_mean", "public_cost_2016_2020_bn_yuan": "public_cost_bn_yuan"}
+_LEGACY_YEARS = {"start_year": 2015, "year": 2020, "target_year": 2020, "cost_first_year": 2016,
+                 "cost_last_year": 2020}
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """A run/compare CSV table, with the pre-rename column names of older folders mapped."""
+    try:
+        df = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise ExperimentError(f"{path}: unreadable: {exc}") from None
+    old = [c for c in df.columns if c in _LEGACY_COLUMNS]
+    if old:
+        df = df.rename(columns=_LEGACY_COLUMNS)
+        for col, year in _LEGACY_YEARS.items():
+            df[col] = year
+    return df
+
+
+def _years(values) -> str:
+    from .run_command import year_label
+    return year_label(int(v) for v in values if v == v)
+
+
 def _run_report(out: Path, manifest: dict) -> Path:
     from .analysis import wilson
+    from .compare import share_text
 
-    try:
-        summary = pd.read_csv(out / "summary.csv")
-    except (OSError, ValueError) as exc:
-        raise ExperimentError(f"{out}/summary.csv: unreadable: {exc}") from None
+    summary = _read_table(out / "summary.csv")
     n = int(manifest.get("replications", 0))
     rows = []
     for r in sorted(summary.to_dict("records"), key=lambda r: _tid_key(r["target"])):
-        k = int(round(r["share_reaching"] * n))
-        lo, hi = wilson(k, n) if n else (float("nan"), float("nan"))
-        rows.append([r["target"], r["indicator"], f"{r['value_2015']:.4g}",
-                     f"{r['median_2020']:.4g} [{r['p05_2020']:.4g}, {r['p95_2020']:.4g}]",
-                     f"{r['target_2020']:g}", f"{r['share_reaching']:.2f} [{lo:.2f}, {hi:.2f}]"])
+        assessed = r["share_reaching"] == r["share_reaching"]
+        k = int(round(r["share_reaching"] * n)) if assessed else 0
+        lo, hi = wilson(k, n) if n and assessed else (float("nan"), float("nan"))
+        rows.append([r["target"], r["indicator"], f"{r['value_start']:.4g}",
+                     f"{r['median']:.4g} [{r['p05']:.4g}, {r['p95']:.4g}]",
+                     f"{r['threshold']:g}", f"{share_text(r['share_reaching'])} "
+                                            f"[{share_text(lo)}, {share_text(hi)}]"])
+    start, year = _years(summary["start_year"]), _years(summary["year"])
+    target_years = _years(summary["target_year"])
+    late = (f" The run ends in {year}, before the target year {target_years}: the values are {year}'s "
+            "and P(reach) is not assessed." if year != target_years else "")
     parts = [f"<h1>innosim run: {html.escape(str(manifest.get('scenario')))}</h1>",
-             "<h2>Headline: the targets in 2020</h2>",
-             _table(["target", "indicator", "2015", "2020 median [5%, 95%] over runs", "target",
+             f"<h2>Headline: the targets in {year}</h2>",
+             _table(["target", "indicator", start, f"{year} median [5%, 95%] over runs", "target",
                      f"P(reach) [95% Wilson CI], n={n}"], rows),
              f"<p class='note'>{n} replications at scale {manifest.get('scale')}, master seed "
              f"{manifest.get('master_seed')}. P(reach) is the share of runs at or above the target in "
-             f"2020; its interval covers the model's randomness only, not parameter uncertainty "
-             f"(use innosim reach for that).</p>",
+             f"{target_years}; its interval covers the model's randomness only, not parameter uncertainty "
+             f"(use innosim reach for that).{late}</p>",
              "<h2>Paths against the targets (T1-T9)</h2>"]
     pngs = sorted(out.glob("T*.png"), key=lambda p: _tid_key(p.name.split("_")[0]))
     parts += [_embed(p, p.stem.replace("_", " ", 1)) for p in pngs]
@@ -338,37 +370,37 @@ def _run_report(out: Path, manifest: dict) -> Path:
 
 
 def _compare_report(out: Path, manifest: dict) -> Path:
-    from .compare import ratio_text
+    from .compare import ratio_text, share_text
 
-    try:
-        fis = pd.read_csv(out / "compare_fiscal.csv").to_dict("records")
-        tgt = pd.read_csv(out / "compare_targets.csv").to_dict("records")
-    except (OSError, ValueError) as exc:
-        raise ExperimentError(f"{out}: unreadable compare tables: {exc}") from None
+    fis_df, tgt_df = _read_table(out / "compare_fiscal.csv"), _read_table(out / "compare_targets.csv")
+    fis, tgt = fis_df.to_dict("records"), tgt_df.to_dict("records")
+    first, last = _years(fis_df.get("cost_first_year", [])), _years(fis_df.get("cost_last_year", []))
+    span = f", {first}-{last}" if first and last else ""
+    year = _years(tgt_df.get("year", []))
     ref = manifest.get("reference") or (manifest.get("scenarios") or [{}])[0].get("name")
     n = len(manifest.get("seeds", []))
     f = lambda x: "n/a" if pd.isna(x) else fmt_number(x)
-    rows = [[r["scenario"], f(r["public_cost_2016_2020_bn_yuan"]),
+    rows = [[r["scenario"], f(r["public_cost_bn_yuan"]),
              f"{f(r['extra_cost_bn_yuan'])} [{f(r['extra_cost_ci_low'])}, {f(r['extra_cost_ci_high'])}]",
              f"{f(r['extra_real_rd_bn_yuan'])} [{f(r['extra_real_rd_ci_low'])}, {f(r['extra_real_rd_ci_high'])}]",
              ratio_text(r) if "ratio_defined" in r else f(r["real_rd_per_yuan"]) + " (no interval recorded)",
              ratio_text(r, dynamic=True) if "dynamic_ratio_defined" in r else ""]
             for r in fis]
     trows = [[r["scenario"], r["target"], f"{f(r['diff'])} [{f(r['ci_low'])}, {f(r['ci_high'])}]",
-              f"{r['p_reach_reference']:.2f} -> {r['p_reach_scenario']:.2f}"]
+              f"{share_text(r['p_reach_reference'])} -> {share_text(r['p_reach_scenario'])}"]
              for r in sorted(tgt, key=lambda r: (_tid_key(r["target"]), r["scenario"]))]
     parts = [f"<h1>innosim compare against {html.escape(str(ref))}</h1>",
-             "<h2>Headline: public cost and additional real R&amp;D, 2016-2020 (billion yuan)</h2>",
+             f"<h2>Headline: public cost and additional real R&amp;D{span} (billion yuan)</h2>",
              _table(["scenario", "public cost", "extra cost [95% CI]", "extra real R&D [95% CI]",
                      "real R&D per yuan [95% Fieller CI]",
                      "per yuan of net budget cost (dynamic) [95% Fieller CI]"], rows),
              f"<p class='note'>Differences are paired over {n} shared seeds (t-intervals). The ratio is "
              "not defined where the extra cost's interval spans zero.</p>"]
     for png, cap in (("compare_fiscal.png", "extra cost, extra real R&D and their ratio"),
-                     ("compare_targets.png", "2020 differences per target, T1-T9")):
+                     ("compare_targets.png", f"{year} differences per target, T1-T9")):
         if (out / png).exists():
             parts.append(_embed(out / png, cap))
-    parts += ["<h2>2020 differences per target (T1-T9)</h2>",
+    parts += [f"<h2>{year} differences per target (T1-T9)</h2>",
               _table(["scenario", "target", "difference [95% CI]", "P(reach) reference -> scenario"], trows)]
     parts.append(_provenance(manifest, ["scenarios", "master_seed", "scale", "elapsed_s", "created"]))
     target = out / "report.html"

@@ -66,7 +66,7 @@ def _run_into(folder, args, sc, reps, scale, seed, seeds) -> int:
     print(t1_note(sc.parameters))
     cal = results[0].calibration
     if cal.get("hightech_revenue_bridge", 1.0) != 1.0:
-        print(f"T3: simulated certified firms' 2015 revenue is bridged to the assumed 2015 level "
+        print(f"T3: simulated certified firms' {years[0]} revenue is bridged to the assumed {years[0]} level "
               f"(factor {cal['hightech_revenue_bridge']:.2f}); growth is the model's.")
     write_outputs(folder, sc, results, seeds, seed, scale, table, years, INDICATORS, TARGETS, elapsed,
                   posterior.provenance(reps, seed) if posterior else None, invalid)
@@ -92,37 +92,74 @@ def invalid_replications(results) -> dict[int, str]:
     return out
 
 
+def assessed_year(target, years) -> int:
+    """The year a target is read in: its own year (e.g. the plan's 2020) when the run covers
+    it, otherwise the run's last year (the value is then reported, but not P(reach))."""
+    years = list(years)
+    return target.year if target.year in years else years[-1]
+
+
+def cost_years(years) -> tuple[int, int]:
+    """First and last year the public cost is summed over (``sim.fiscal.POLICY_YEARS`` of the
+    run's years: every year after the start year; 2016-2020 by default)."""
+    from sim.fiscal import POLICY_YEARS
+    policy = list(years)[POLICY_YEARS]
+    return int(policy[0]), int(policy[-1])
+
+
 def summarise(results, targets) -> list[dict]:
-    """The target table over ``results`` (the valid replications; NaN when there are none)."""
+    """The target table over ``results`` (the valid replications; NaN when there are none).
+
+    Columns hold for any horizon: ``start_year`` and ``value_start`` (median in the start
+    year), ``year`` (the year read: the target's year, or the run's last year when the run
+    ends before it), ``median``/``p05``/``p95`` in that year, the target's ``threshold`` and
+    ``target_year``, and ``share_reaching`` (NaN when the run does not reach the target year).
+    """
     from sim.indicators import COMPANIONS
     rows = []
     pairs = [(tid, t) for tid, t in targets.items()]
     pairs = [p for tid, t in pairs for p in ((tid, t), *((c.id, c) for c in [COMPANIONS.get(tid)] if c))]
+    years = list(results[0].years) if results else []
     for tid, t in pairs:
-        v2015 = np.array([r.indicators[t.indicator][0] for r in results])   # the start year
-        v2020 = np.array([r.value(t.indicator, t.year) if t.year in r.years else np.nan for r in results])
-        some = len(v2020) > 0
+        year = assessed_year(t, years) if years else t.year
+        v0 = np.array([r.indicators[t.indicator][0] for r in results])   # the start year
+        v = np.array([r.value(t.indicator, year) for r in results])
+        some = len(v) > 0
         rows.append({
             "target": tid, "indicator": t.indicator,
-            "value_2015": float(np.median(v2015)) if some else float("nan"),
-            "median_2020": float(np.median(v2020)) if some else float("nan"),
-            "p05_2020": float(np.percentile(v2020, 5)) if some else float("nan"),
-            "p95_2020": float(np.percentile(v2020, 95)) if some else float("nan"),
-            "target_2020": t.threshold,
-            "share_reaching": float(np.mean(t.reached(v2020))) if some else float("nan"),
-            "n_valid": len(v2020),
+            "start_year": years[0] if years else float("nan"),
+            "value_start": float(np.median(v0)) if some else float("nan"),
+            "year": year,
+            "median": float(np.median(v)) if some else float("nan"),
+            "p05": float(np.percentile(v, 5)) if some else float("nan"),
+            "p95": float(np.percentile(v, 95)) if some else float("nan"),
+            "threshold": t.threshold, "target_year": t.year,
+            "share_reaching": float(np.mean(t.reached(v))) if some and year == t.year else float("nan"),
+            "n_valid": len(v),
         })
     return rows
 
 
+def year_label(years) -> str:
+    """``"2020"`` for one year, ``"2020/2025"`` for several (the table header's year)."""
+    return "/".join(str(int(y)) for y in dict.fromkeys(years))
+
+
 def format_table(rows) -> str:
-    head = f"{'target':6} {'indicator':32} {'2015':>10} {'2020 median [5%, 95%]':>30} {'target':>10} {'P(reach)':>9}"
+    start = year_label(r["start_year"] for r in rows if r["start_year"] == r["start_year"]) or "start"
+    year = year_label(r["year"] for r in rows)
+    head = (f"{'target':6} {'indicator':32} {start:>10} {year + ' median [5%, 95%]':>30} {'target':>10} "
+            f"{'P(reach)':>9}")
     lines = [head, "-" * len(head)]
     for r in rows:
-        band = f"{fmt_number(r['median_2020'])} [{fmt_number(r['p05_2020'])}, {fmt_number(r['p95_2020'])}]"
+        band = f"{fmt_number(r['median'])} [{fmt_number(r['p05'])}, {fmt_number(r['p95'])}]"
         share = fmt_number(r['share_reaching']) if not np.isfinite(r['share_reaching']) else f"{r['share_reaching']:.2f}"
-        lines.append(f"{r['target']:6} {r['indicator']:32} {fmt_number(r['value_2015']):>10} {band:>30} "
-                     f"{fmt_number(r['target_2020']):>10} {share:>9}")
+        lines.append(f"{r['target']:6} {r['indicator']:32} {fmt_number(r['value_start']):>10} {band:>30} "
+                     f"{fmt_number(r['threshold']):>10} {share:>9}")
+    late = sorted({int(r["target_year"]) for r in rows if r["year"] != r["target_year"]})
+    if late:
+        lines.append(f"the run ends in {year}, before the target year {year_label(late)}: values are "
+                     f"{year}'s; P(reach) is not assessed")
     return "\n".join(lines)
 
 

@@ -26,18 +26,19 @@ from sim.policies.registry import LEVER_COSTS
 # accounts (talent, investment_loan, instrument_sharing, soe_assessment, procurement) have
 # no modelled budget cost (regulatory levers, bank money, or spending outside the accounts).
 
-POLICY_YEARS = slice(1, None)  # 2016..2020 in a 2015..2020 result
+POLICY_YEARS = slice(1, None)  # every year after the start year: 2016..2020 in a 2015..2020 result
 
 
 def accounts(result) -> dict[str, np.ndarray]:
-    """Public cost per lever family and year 2016–2020 (billion yuan), plus the total."""
+    """Public cost per lever family and policy year (``POLICY_YEARS``; 2016–2020 by default),
+    billion yuan, plus the total."""
     out = {lever: sum(result.indicators[i][POLICY_YEARS] for i in names) for lever, names in LEVER_COSTS.items()}
     out["total"] = result.indicators["public_cost_bn_yuan"][POLICY_YEARS]
     return out
 
 
 def effectiveness_ratio(rd_with, rd_without, cost_with, cost_without) -> float:
-    """Additional real R&D per yuan of additional public cost over 2016–2020.
+    """Additional real R&D per yuan of additional public cost over the policy years.
 
     ``ratio = sum_t (R_t^with - R_t^without) / sum_t (C_t^with - C_t^without)``
 
@@ -55,7 +56,8 @@ def paired_ratio(with_results, without_results) -> tuple[float, float, float]:
     """Effectiveness ratio pooled over paired replications, with the added R&D and cost.
 
     Returns (ratio, additional real R&D, additional public cost), both in billion yuan
-    summed over 2016–2020 and averaged over replications. Pairs must share seeds.
+    summed over the policy years (2016–2020 by default) and averaged over replications.
+    Pairs must share seeds.
     """
     if [r.seed for r in with_results] != [r.seed for r in without_results]:
         raise ValueError("paired runs must share seeds, in the same order")
@@ -70,7 +72,7 @@ def paired_ratio(with_results, without_results) -> tuple[float, float, float]:
 
 
 def net_budget_cost(result) -> np.ndarray:
-    """Budget outlays minus corporate tax collected and audit recoveries, 2016-2020 (bn yuan a year)."""
+    """Budget outlays minus corporate tax collected and audit recoveries, per policy year (bn yuan a year)."""
     ind = result.indicators
     return (ind["budget_outlays_bn_yuan"] - ind["tax_revenue_bn_yuan"] - ind["audit_recoveries_bn_yuan"])[POLICY_YEARS]
 
@@ -78,7 +80,7 @@ def net_budget_cost(result) -> np.ndarray:
 def paired_dynamic_ratio(with_results, without_results) -> tuple[float, float, float]:
     """Additional real R&D per yuan of additional *net budget cost* (outlays minus tax
     collected), pooled over paired replications: (ratio, additional real R&D, additional net
-    cost), billion yuan summed over 2016-2020 and averaged over replications."""
+    cost), billion yuan summed over the policy years and averaged over replications."""
     if [r.seed for r in with_results] != [r.seed for r in without_results]:
         raise ValueError("paired runs must share seeds, in the same order")
     d_rd = np.mean([np.sum(a.indicators["enterprise_rd_real_bn_yuan"][POLICY_YEARS]

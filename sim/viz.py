@@ -9,10 +9,10 @@ Needs the ``viz`` extra: ``pip install -e '.[viz]'``.
   sweep rule of ``innosim levers``): the deduction slider sets ``rate_all`` and
   ``rate_manufacturing`` together (industrial firms get the larger of the two, so moving
   one alone would not move T5). Press **Reset** to build the model with new settings.
-* **Controls**: Step advances one quarter; ▶ runs to 2020Q4 (``model.running`` turns
-  False there).
-* **Targets**: T1–T9 paths (annual, 2015 to the last closed year) against the 2020 targets,
-  with the plotted values in a table.
+* **Controls**: Step advances one quarter; ▶ runs to the last quarter of the scenario's
+  end year (2020Q4 by default; ``model.running`` turns False there).
+* **Targets**: T1–T9 paths (annual, from the start year to the last closed year) against
+  the targets (the plan's 2020 targets), with the plotted values in a table.
 * **Firms**: the distribution of reported R&D intensity of firms (weighted by the real
   firms a row stands for) with the certification thresholds in force (the notch).
 """
@@ -83,7 +83,7 @@ def target_rows(model: InnovationModel) -> list[dict]:
     rows = []
     for tid, t in TARGETS.items():
         v = rec.values[t.indicator]
-        rows.append({"target": tid, "year": rec.years[-1], "value": v[-1], "target_2020": t.threshold,
+        rows.append({"target": tid, "year": rec.years[-1], "value": v[-1], "threshold": t.threshold, "target_year": t.year,
                      "unit": INDICATORS[t.indicator].unit, "label": t.label})
     return rows
 
@@ -105,12 +105,14 @@ def targets_figure(model: InnovationModel):
     for ax, (tid, t) in zip(axes.flat, TARGETS.items()):
         ax.plot(rec.years, rec.values[t.indicator], "o-", color="C0", ms=3)
         ax.axhline(t.threshold, color="C3", ls="--", lw=1)
-        ax.set_xlim(2014.6, 2020.4)
-        ax.set_xticks(range(2015, 2021, 1), [str(y)[2:] for y in range(2015, 2021)], fontsize=7)
+        ax.set_xlim(model.start_year - 0.4, model.end_year + 0.4)
+        ticks = range(model.start_year, model.end_year + 1, max(1, -(-(model.end_year - model.start_year) // 8)))
+        ax.set_xticks(ticks, [str(y)[2:] for y in ticks], fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
         ax.set_title(f"{tid}: {t.label}" if len(t.label) < 42 else f"{tid}: {t.label[:40]}…", fontsize=7)
         ax.set_ylabel(INDICATORS[t.indicator].unit, fontsize=7)
-    fig.suptitle(f"Targets (dashed: 2020 target); year '{str(rec.years[-1])[2:]} is the last closed year", fontsize=9)
+    target_years = "/".join(str(y) for y in dict.fromkeys(t.year for t in TARGETS.values()))
+    fig.suptitle(f"Targets (dashed: {target_years} target); year '{str(rec.years[-1])[2:]} is the last closed year", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -140,7 +142,7 @@ def firm_figure(model: InnovationModel):
 
 def model_clock(model: InnovationModel) -> str:
     if model.quarter == 0:
-        return "end of 2015 (set-up)"
+        return f"end of {model.start_year} (set-up)"
     return f"{model.year} Q{(model.quarter - 1) % 4 + 1}"
 
 
@@ -151,11 +153,11 @@ def _components():
         solara.FigureMatplotlib(targets_figure(model), format="png", dpi=80)
         rows = target_rows(model)
         body = "".join(f"<tr><td>{r['target']}</td><td>{r['year']}</td><td id='val-{r['target']}'>{_fmt(r['value'])}</td>"
-                       f"<td>{_fmt(r['target_2020'])}</td><td>{html.escape(r['unit'])}</td></tr>" for r in rows)
+                       f"<td>{_fmt(r['threshold'])} ({r['target_year']})</td><td>{html.escape(r['unit'])}</td></tr>" for r in rows)
         solara.HTML(tag="div", unsafe_innerHTML=(
             f"<table id='targets' data-step='{model.quarter}' style='font-size:12px;border-collapse:collapse' "
             "border='1' cellpadding='3'>"
-            "<tr><th>target</th><th>year</th><th>value plotted</th><th>2020 target</th><th>unit</th></tr>"
+            "<tr><th>target</th><th>year</th><th>value plotted</th><th>target (year)</th><th>unit</th></tr>"
             + body + "</table>"))
 
     def Firms(model):
@@ -174,7 +176,7 @@ def make_page(model: InteractiveModel | None = None):
 
     model = model if model is not None else InteractiveModel()
     return SolaraViz(model, components=_components(), model_params=model_params(),
-                     name="innosim: China's technology-innovation system, 2015-2020", play_interval=1)
+                     name="innosim: China's technology-innovation system", play_interval=1)
 
 
 page = make_page()

@@ -77,7 +77,7 @@ def test_compare_targets_csv(compared):
     assert list(t.target) == ["T1", "T2", "T3", "T4", "T5", "T5real", "T6a", "T6b", "T7", "T8", "T9"]
     assert set(TARGETS) < set(t.target)
     assert set(t.scenario) == {"cf_no_deduction_increase"}
-    assert np.allclose(t["diff"], t.scenario_2020 - t.reference_2020)
+    assert np.allclose(t["diff"], t.scenario_mean - t.reference_mean)
     assert (t.ci_low <= t["diff"]).all() and (t["diff"] <= t.ci_high).all()
     t5 = t.set_index("target").loc["T5"]
     assert t5["diff"] < 0, t5
