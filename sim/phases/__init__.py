@@ -13,6 +13,11 @@ in one quarter does not shift the draws of later quarters either: phases that dr
 number per row give row ``i`` the same number in paired runs. Common random numbers hold
 phase by phase and quarter by quarter.
 
+Levers: which levers a phase reads is declared once, on the lever (``phases`` in its
+``@register_lever`` class, ``sim/policies/``); ``innosim levers`` and the ODD lever table
+list them, and ``tests/core/test_registries.py`` traces every lever read per phase and
+checks that a phase reads a lever exactly when the lever declares it.
+
 The schedule (``InnovationModel.step``) lists the phases in ODD order:
 
 ===================  ==========================  ===========================================

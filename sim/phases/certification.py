@@ -1,6 +1,4 @@
 """High-tech certification phase (InnoCom): expiry, renewal and new certificates.
-
-Levers read: ``hightech`` (through the quarter's tax context).
 """
 from __future__ import annotations
 

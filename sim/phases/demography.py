@@ -1,7 +1,5 @@
 """Growth and demography phases: academic spin-offs, revenue growth and graduation,
 exits and entry (entrants and new start-ups join the arrays at the end of the quarter).
-
-Levers read: ``talent.leave_to_found``, ``procurement``.
 """
 from __future__ import annotations
 

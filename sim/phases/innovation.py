@@ -1,7 +1,5 @@
 """Innovation and intellectual-property phases: knowledge, innovation and imitation draws,
 productivity; invention patents and PCT filings.
-
-Levers read: ``programmes.spillover_scale``, ``instrument_sharing``, ``talent.commissioners_k``.
 """
 from __future__ import annotations
 

@@ -1,7 +1,5 @@
 """Market phases: the technology market (contracts, academic sales, innovation vouchers)
 and the talent market (researcher mobility, hiring, retirement, entry).
-
-Levers read: ``talent.transfer_share`` / ``part_time``, ``vouchers``.
 """
 from __future__ import annotations
 

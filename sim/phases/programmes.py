@@ -1,7 +1,5 @@
 """Programme phase: the government's year-end designations (pilot and leading firms,
 innovation centres, alliances, cluster pilots).
-
-Levers read: ``programmes``.
 """
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
 """R&D and tax phases: desired R&D and the notch, reported R&D and audits, corporate tax.
-
-Levers read: ``super_deduction``, ``hightech``, ``accelerated_depreciation`` (through the
-quarter's tax context and directly), ``programmes.leading_support`` /
-``leading_subsidy_share`` / ``centre_funding_bn_yuan`` and ``soe_assessment``.
 """
 from __future__ import annotations
 

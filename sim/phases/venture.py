@@ -1,7 +1,5 @@
 """Venture-finance phase: guidance-fund capital, screening and rounds, follow-ons, exits
 and write-offs.
-
-Levers read: ``guidance_funds``, ``investment_loan``.
 """
 from __future__ import annotations
 
