@@ -595,12 +595,13 @@ def format_summary(res: dict) -> str:
 
 # ---------------------------------------------------------------------- command
 def cmd_calibrate(args) -> int:
+    from experiments.options import check_run_options
     from experiments.validate import parse_years
-    from sim.scenario import check_run_option
     from sim.history import shipped_history_path
     from sim.scenario import load_scenario
 
     sc = load_scenario(args.scenario)
+    check_run_options(args, sc)   # --seed, --scale, --workers: the shared checks; unset -> the scenario's run.*
     for k in ("population", "generations", "draws"):
         v = getattr(args, k)
         if v is not None and v < 1:
@@ -627,9 +628,7 @@ def cmd_calibrate(args) -> int:
         base_year=args.base_year, years=years,
         population=args.population or 200, generations=args.generations or 6,
         max_simulations=args.max_simulations,
-        scale=check_run_option("scale", args.scale if args.scale is not None else sc.run.scale, "option --"),
-        seed=check_run_option("seed", args.seed if args.seed is not None else sc.run.seed, "option --"),
-        workers=workers)
+        scale=args.scale, seed=args.seed, workers=workers)
     out = Path(args.out) if args.out else Path("results") / f"calibrate-{sc.name}"
     if out.exists() and not out.is_dir():
         raise ExperimentError(f"--out {out}: exists and is not a folder")
@@ -655,9 +654,8 @@ def cmd_calibrate(args) -> int:
 
 
 def register(subparsers) -> None:
-    from sim.scenario import DEFAULT_SCALE, DEFAULT_SEED
+    from .options import add_run_options, number
 
-    from .execute import WORKERS_HELP
     p = subparsers.add_parser("calibrate", help="ABC-SMC (pyabc) of the free parameters against observed series")
     p.add_argument("scenario", help="scenario whose years cover the history's years after the base year")
     p.add_argument("--history", help="history TOML (default: sim/data/history_2008_2015.toml)")
@@ -665,21 +663,17 @@ def register(subparsers) -> None:
     p.add_argument("--moments", help="micro-moments TOML added to the distance (default: sim/data/moments.toml; "
                                      "a moment enters only when its years lie in the fitted years)")
     p.add_argument("--no-moments", action="store_true", help="fit the history's series only, no micro-moments (default: the moments are used)")
-    p.add_argument("--base-year", type=int, help="growth is measured from this year (default: the scenario's first year)")
+    p.add_argument("--base-year", type=number(int), help="growth is measured from this year (default: the scenario's first year)")
     p.add_argument("--years", help="observed years to fit, e.g. 2009-2012 (default: all after the base year)")
-    p.add_argument("--until", type=int, metavar="YEAR",
+    p.add_argument("--until", type=number(int), metavar="YEAR",
                    help="fit only observed years up to YEAR (pseudo-out-of-sample: calibrate --until 2012, then "
                         "validate --base-year 2012 --posterior OUT scores 2013-2015; default: no limit)")
-    p.add_argument("--population", type=int, help="particles per generation (default 200)")
-    p.add_argument("--generations", type=int, help="ABC-SMC generations (default 6)")
-    p.add_argument("--max-simulations", type=int,
+    p.add_argument("--population", type=number(int), help="particles per generation (default 200)")
+    p.add_argument("--generations", type=number(int), help="ABC-SMC generations (default 6)")
+    p.add_argument("--max-simulations", type=number(int),
                    help="stop after the generation that passes this many simulations (default: no limit)")
-    p.add_argument("--scale", type=float, metavar="S",
-                   help=f"agents per real firm (default: the scenario's run.scale, else {DEFAULT_SCALE:g})")
-    p.add_argument("--seed", type=int, metavar="N",
-                   help=f"master seed (default: the scenario's run.seed, else {DEFAULT_SEED})")
-    p.add_argument("--workers", type=int, metavar="W", help=WORKERS_HELP)
-    p.add_argument("--draws", type=int, help="posterior-predictive runs for the diagnostic fans (default 20)")
+    add_run_options(p, with_replications=False, scheduler=False, posterior=False)   # --seed, --scale, --workers
+    p.add_argument("--draws", type=number(int), help="posterior-predictive runs for the diagnostic fans (default 20)")
     p.add_argument("--resume", action="store_true", help="continue the calibration in --out (default: start anew)")
     p.add_argument("--out", help="output folder (default results/calibrate-SCENARIO)")
     p.set_defaults(func=cmd_calibrate)

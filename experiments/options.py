@@ -28,12 +28,15 @@ def _scale(text: str):
 
 
 def add_run_options(p: argparse.ArgumentParser, *, replications: int | None = None, unit: str = "replications",
-                    posterior: bool = True, scheduler: bool = True, what: str = "the scenario's") -> None:
+                    posterior: bool = True, scheduler: bool = True, what: str = "the scenario's",
+                    with_replications: bool = True) -> None:
     """Declare the shared run options on ``p``.
 
     ``replications``: a fixed default (designs: runs per design point), or None for the
     scenario's ``run.replications``; ``what`` names whose ``run.*`` settings are the
-    defaults (``"the first scenario's"`` for compare)."""
+    defaults (``"the first scenario's"`` for compare). ``with_replications``,
+    ``scheduler``, ``posterior``: False for a command without that option (``calibrate``
+    sets its runs by --population/--generations, on local processes, without a posterior)."""
     from sim.scenario import DEFAULT_REPLICATIONS, DEFAULT_SCALE, DEFAULT_SEED
 
     from .execute import WORKERS_HELP
@@ -42,7 +45,9 @@ def add_run_options(p: argparse.ArgumentParser, *, replications: int | None = No
     p.add_argument("--seed", type=number(int), default=None, metavar="N",
                    help=f"master seed every run seed (and posterior draw) derives from "
                         f"(default: {what} run.seed, else {DEFAULT_SEED})")
-    if replications is None:
+    if not with_replications:
+        pass
+    elif replications is None:
         p.add_argument("--replications", type=number(int), default=None, metavar="R",
                        help=f"{unit}, each with its own seed (default: {what} run.replications, "
                             f"else {DEFAULT_REPLICATIONS})")

@@ -52,6 +52,27 @@ def test_every_option_has_help_with_its_default_and_defaults_agree():
     assert len(workers) == 1 and "auto" in workers.pop()   # one --workers default
 
 
+def test_calibrate_shares_the_run_options_and_their_checks(tmp_path, capsys):
+    """calibrate's --seed, --scale and --workers are run's (same help, type and checks);
+    its own options keep the one-line error of the shared number type."""
+    subs = _subparsers(build_parser())
+    opts = {name: {a.option_strings[0]: a for a in subs[name]._actions if a.option_strings}
+            for name in ("run", "calibrate")}
+    for opt in ("--seed", "--scale", "--workers"):
+        a, b = opts["run"][opt], opts["calibrate"][opt]
+        assert (a.help, a.type.__name__, a.default, a.metavar) == (b.help, b.type.__name__, b.default, b.metavar)
+    assert "--replications" not in opts["calibrate"] and "--posterior" not in opts["calibrate"]
+    for bad, words in ((["--scale", "5"], "scale"), (["--workers", "0"], "--workers must be between 1 and 1024"),
+                       (["--seed", "-1"], "seed")):
+        out = tmp_path / "never"
+        rc = main(["calibrate", "window_2008_2015", *bad, "--out", str(out)])
+        err = capsys.readouterr().err
+        assert rc == 2 and err.count("\n") == 1 and words in err and not out.exists(), (bad, err)
+    assert main(["calibrate", "window_2008_2015", "--population", "many"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--population: expected a whole number, got 'many'" in err
+
+
 def test_scenarios_lists_shipped_and_local(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "scenarios").mkdir()
