@@ -23,17 +23,6 @@ POLICY = str(ROOT / "scenarios" / "policy_2016_2020.toml")
 SCALE = 0.003
 
 
-def _posterior(folder: Path, rows, weights, keys=("parameters.nominal_growth", "parameters.innovation_zeta")):
-    """A calibration output folder (posterior.parquet + manifest.json) with these particles."""
-    folder.mkdir(parents=True, exist_ok=True)
-    df = pd.DataFrame(rows, columns=[k.split(".", 1)[1] for k in keys])
-    df.insert(0, "generation", 1)
-    df["weight"] = weights
-    df.to_parquet(folder / "posterior.parquet", index=False)
-    (folder / "manifest.json").write_text(json.dumps({"priors": [{"key": k} for k in keys]}))
-    return folder
-
-
 def _toy(keys=("x2",), particles=((-1.0,), (0.5,), (1.5,)), weights=(0.2, 0.3, 0.5)):
     w = np.asarray(weights, float)
     return Posterior("toy", "0" * 64, tuple(keys), np.asarray(particles, float), w / w.sum())
@@ -53,8 +42,8 @@ def test_draws_are_keyed_on_stream_and_replication_and_follow_the_weights():
     assert (post.draw_indices(20, 7) == idx[:20]).all()           # run/compare = stream 0
 
 
-def test_reach_pairs_parameters_across_scenarios_and_the_draw_reaches_the_model(tmp_path):
-    post = load_posterior(_posterior(tmp_path / "p", [[0.0, 0.3], [0.09, 1.0]], [1.0, 1.0]))
+def test_reach_pairs_parameters_across_scenarios_and_the_draw_reaches_the_model(tmp_path, write_posterior):
+    post = load_posterior(write_posterior(tmp_path / "p", [[0.0, 0.3], [0.09, 1.0]], [1.0, 1.0]))
     models = [SimModelFunction(BASELINE, SCALE), SimModelFunction(POLICY, SCALE)]
     design = reach_design(models, n_lhs=0, replications=6, seed=11, posterior=post)
     runs = design.runs()
@@ -91,11 +80,11 @@ def test_sweep_levels_share_the_draw_and_serial_equals_pool(tmp_path, digests):
     assert ind[ind.run_id == 13].sort_values("year")["value"].tolist() == expect.tolist()
 
 
-def test_bands_are_wider_with_a_posterior(tmp_path):
+def test_bands_are_wider_with_a_posterior(tmp_path, write_posterior):
     """Same seeds with and without a two-particle posterior on nominal growth (3% or 9% a
     year, equal weight): the 5-95% band of 2020 national R&D widens at least 2-fold. With 16
     replications, all draws on one particle has probability 2 * 0.5**16 = 3e-5."""
-    post = load_posterior(_posterior(tmp_path / "p", [[0.03, 0.6], [0.09, 0.6]], [1.0, 1.0]))
+    post = load_posterior(write_posterior(tmp_path / "p", [[0.03, 0.6], [0.09, 0.6]], [1.0, 1.0]))
     model = SimModelFunction(BASELINE, SCALE)
     spread = {}
     for name, p in (("none", None), ("posterior", post)):
@@ -107,8 +96,8 @@ def test_bands_are_wider_with_a_posterior(tmp_path):
     assert spread["posterior"] > 2 * spread["none"] > 0
 
 
-def test_posterior_key_cannot_also_be_a_factor(tmp_path):
-    post = load_posterior(_posterior(tmp_path / "p", [[0.04, 0.5]], [1.0]))
+def test_posterior_key_cannot_also_be_a_factor(tmp_path, write_posterior):
+    post = load_posterior(write_posterior(tmp_path / "p", [[0.04, 0.5]], [1.0]))
     model = SimModelFunction(BASELINE, SCALE)
     with pytest.raises(ExperimentError, match="both a design factor and a posterior parameter"):
         sweep_design(model, [parse_levels("parameters.nominal_growth=0.03,0.05")], posterior=post)
@@ -119,10 +108,10 @@ def test_posterior_key_cannot_also_be_a_factor(tmp_path):
         reach_design([model], n_lhs=0, posterior=_toy(keys=("parameters.no_such_thing",)))
 
 
-def test_cli_sweep_reach_sensitivity_take_and_report_the_posterior(tmp_path, capsys):
+def test_cli_sweep_reach_sensitivity_take_and_report_the_posterior(tmp_path, capsys, write_posterior):
     from innosim.cli import main
 
-    p = _posterior(tmp_path / "p", [[0.04, 0.5], [0.06, 0.7]], [1.0, 2.0])
+    p = write_posterior(tmp_path / "p", [[0.04, 0.5], [0.06, 0.7]], [1.0, 2.0])
     digest = load_posterior(p).digest
     rc = main(["reach", BASELINE, "--lhs", "0", "--replications", "2", "--scale", str(SCALE),
                "--posterior", str(p), "--out", str(tmp_path / "r"), "--no-progress"])

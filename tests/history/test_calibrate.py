@@ -42,12 +42,8 @@ def test_shipped_priors_are_the_data_ranges_of_at_least_eight_parameters():
     ('["parameters.hightech_apply_rate"]\ndistribution = "uniform"\nhigh = 1.5\n', "bound not allowed"),
     ('', "no priors"),
 ])
-def test_bad_priors_get_one_line_errors(tmp_path, body, fragment):
-    f = tmp_path / "p.toml"
-    f.write_text(body)
-    with pytest.raises(ExperimentError) as exc:
-        load_priors(f)
-    assert fragment in str(exc.value) and "\n" not in str(exc.value)
+def test_bad_priors_get_one_line_errors(tmp_path, body, fragment, one_line_error):
+    one_line_error(tmp_path / "p.toml", body, load_priors, ExperimentError, fragment)
 
 
 def test_statistics_are_observed_growth_since_the_base_year():
@@ -218,10 +214,6 @@ def test_shipped_micro_moments_and_their_statistics():
     ('[m]\nindicator = "pct_applications"\nyear = 2015\nvalue = 1\nunit = "u"\nsource = "s"\nassumption = false\n',
      "missing key weight"),
 ])
-def test_bad_moments_get_one_line_errors(tmp_path, body, fragment):
+def test_bad_moments_get_one_line_errors(tmp_path, body, fragment, one_line_error):
     from experiments.calibrate import load_moments
-    f = tmp_path / "m.toml"
-    f.write_text(body)
-    with pytest.raises(ExperimentError) as exc:
-        load_moments(f)
-    assert fragment in str(exc.value) and "\n" not in str(exc.value)
+    one_line_error(tmp_path / "m.toml", body, load_moments, ExperimentError, fragment)

@@ -60,13 +60,9 @@ GOOD = 'unit = "bn"\nsource = "s"\nvalues = {2010 = 1.0, 2011 = 2.0}\n'
     ("", "no series"),
     ("[a\n", "not valid TOML"),
 ])
-def test_bad_history_files_get_one_line_errors(tmp_path, body, fragment):
+def test_bad_history_files_get_one_line_errors(tmp_path, body, fragment, one_line_error):
     f = tmp_path / "h.toml"
-    f.write_text(body)
-    with pytest.raises(HistoryError) as exc:
-        load_history(f)
-    msg = str(exc.value)
-    assert fragment in msg and "\n" not in msg and msg.startswith(str(f))
+    assert one_line_error(f, body, load_history, HistoryError, fragment).startswith(str(f))
 
 
 def test_bad_history_through_the_cli_exits_2_with_one_line_and_no_output(tmp_path, capsys):

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from experiments.compare import run_paired
@@ -21,21 +20,8 @@ POLICY = str(ROOT / "scenarios" / "policy_2016_2020.toml")
 SCALE = 0.003
 
 
-def _posterior(folder: Path, rows, weights, keys=("parameters.nominal_growth", "parameters.innovation_zeta")):
-    folder.mkdir(parents=True, exist_ok=True)
-    names = [k.split(".", 1)[1] for k in keys]
-    df = pd.DataFrame(rows, columns=names)
-    df.insert(0, "generation", 1)
-    df["weight"] = weights
-    old = df.copy()
-    old["generation"] = 0
-    pd.concat([old, df]).to_parquet(folder / "posterior.parquet", index=False)
-    (folder / "manifest.json").write_text(json.dumps({"priors": [{"key": k} for k in keys]}))
-    return folder
-
-
-def test_draws_follow_weights_and_depend_only_on_master_seed_and_count(tmp_path):
-    post = load_posterior(_posterior(tmp_path / "p", [[0.01, 0.4], [0.07, 0.9], [0.03, 0.5]], [0.0, 3.0, 1.0]))
+def test_draws_follow_weights_and_depend_only_on_master_seed_and_count(tmp_path, write_posterior):
+    post = load_posterior(write_posterior(tmp_path / "p", [[0.01, 0.4], [0.07, 0.9], [0.03, 0.5]], [0.0, 3.0, 1.0]))
     idx = post.draw_indices(400, 1)
     assert 0 not in idx                                   # weight 0 is never drawn
     assert np.mean(idx == 1) == pytest.approx(0.75, abs=0.07)  # 3:1 weights (400 draws, > 3 s.e.)
@@ -43,8 +29,8 @@ def test_draws_follow_weights_and_depend_only_on_master_seed_and_count(tmp_path)
     assert post.draws(2, 1)[0].keys() == {"parameters.nominal_growth", "parameters.innovation_zeta"}
 
 
-def test_one_particle_posterior_equals_running_at_that_vector(tmp_path):
-    post = load_posterior(_posterior(tmp_path / "p", [[0.07, 0.9]], [1.0]))
+def test_one_particle_posterior_equals_running_at_that_vector(tmp_path, write_posterior):
+    post = load_posterior(write_posterior(tmp_path / "p", [[0.07, 0.9]], [1.0]))
     sc = load_scenario(BASELINE)
     seeds = derive_seeds(3, 2)
     res = run_paired([sc], seeds, SCALE, 1, posterior=post, master_seed=3)[0]
@@ -56,8 +42,8 @@ def test_one_particle_posterior_equals_running_at_that_vector(tmp_path):
     assert not np.array_equal(plain.indicators["national_rd_bn_yuan"], direct.indicators["national_rd_bn_yuan"])
 
 
-def test_compared_scenarios_share_each_replications_draw(tmp_path):
-    post = load_posterior(_posterior(tmp_path / "p", [[0.0, 0.3], [0.08, 1.0]], [1.0, 1.0]))
+def test_compared_scenarios_share_each_replications_draw(tmp_path, write_posterior):
+    post = load_posterior(write_posterior(tmp_path / "p", [[0.0, 0.3], [0.08, 1.0]], [1.0, 1.0]))
     sc = load_scenario(BASELINE)
     seeds = derive_seeds(5, 4)
     a, b = run_paired([sc, sc], seeds, SCALE, 1, posterior=post, master_seed=5)
@@ -71,8 +57,8 @@ def test_compared_scenarios_share_each_replications_draw(tmp_path):
     assert max(slow) < min(fast)
 
 
-def test_run_and_compare_cli_record_the_posterior(tmp_path, capsys):
-    p = _posterior(tmp_path / "p", [[0.04, 0.5], [0.06, 0.7]], [1.0, 2.0])
+def test_run_and_compare_cli_record_the_posterior(tmp_path, capsys, write_posterior):
+    p = write_posterior(tmp_path / "p", [[0.04, 0.5], [0.06, 0.7]], [1.0, 2.0])
     rc = main(["run", BASELINE, "--replications", "2", "--scale", str(SCALE), "--posterior", str(p),
                "--out", str(tmp_path / "r")])
     out = capsys.readouterr().out
@@ -89,10 +75,10 @@ def test_run_and_compare_cli_record_the_posterior(tmp_path, capsys):
     assert man["posterior"]["draw_indices"] == load_posterior(p).draw_indices(2, man["master_seed"]).tolist()
 
 
-def test_bad_posterior_is_a_one_line_error(tmp_path, capsys):
+def test_bad_posterior_is_a_one_line_error(tmp_path, capsys, write_posterior):
     with pytest.raises(ExperimentError, match="no posterior.parquet"):
         load_posterior(tmp_path)
-    p = _posterior(tmp_path / "p", [[0.04, 0.5]], [-1.0])
+    p = write_posterior(tmp_path / "p", [[0.04, 0.5]], [-1.0])
     with pytest.raises(ExperimentError, match="negative"):
         load_posterior(p)
     (tmp_path / "p" / "manifest.json").write_text("{}")
