@@ -297,7 +297,8 @@ def new_firms(rng: np.random.Generator, p: Parameters, ic: InitialConditions, *,
     * quality ``N(quality_shift, 1)``; landing point above a certification threshold
       ``U(0, notch_margin)``; aware of certification with probability ``aware_share``;
     * R&D from the desired intensity (``set_rd_state``); claims the super-deduction if it
-      performs R&D, with probability ``deduction_takeup``.
+      performs R&D, with probability ``deduction_takeup``; holds core IP if it performs R&D,
+      with probability ``core_ip_share`` (``core_ip_at_birth``).
     """
     k = len(revenue)
     f = empty_firms(k)
@@ -315,7 +316,28 @@ def new_firms(rng: np.random.Generator, p: Parameters, ic: InitialConditions, *,
     f.ht_aware[:] = rng.random(k) < aware_share
     set_rd_state(f, p, rd_intensity, cost_fte)
     f.claims[:] = (f.rd_real > 0) & (rng.random(k) < p.deduction_takeup)
+    f.core_ip[:] = core_ip_at_birth(f.rd_real > 0, rng, p.core_ip_share)
     return f
+
+
+def core_ip_at_birth(performs: np.ndarray, rng: np.random.Generator, share: float) -> np.ndarray:
+    """Core IP (other than invention patents) of new rows: ``core_ip_i = performs_i and U_i < c``,
+    c = ``core_ip_share``, one uniform drawn per performing row only (rows without R&D draw
+    nothing, so ``build_world``, which sets R&D after the factory, keeps its draws and sets
+    core IP itself with the same rule).
+
+    Source: the 2008 certification rules count utility models, software copyrights, designs
+    and transferred or exclusively licensed patents as core IP (Guokefahuo [2008] 172,
+    art. 10), cheap and common by 2015 (sim/data/parameters.toml). The same share as the
+    start-year population: a new firm differs from a start-year firm only in the factory's
+    arguments. Before this rule every entrant (start-ups above all) lacked core IP until an
+    invention grant, so new start-ups could not certify and the certified count fell as the
+    set-up start-ups exited (issue 9 diagnosis)."""
+    out = np.zeros(len(performs), bool)
+    idx = np.flatnonzero(performs)
+    if len(idx):
+        out[idx] = rng.random(len(idx)) < share
+    return out
 
 
 def _state_bytes(*arrays) -> tuple[bytes, ...]:
@@ -419,7 +441,7 @@ def build_world(rng: np.random.Generator, p: Parameters, ic: InitialConditions, 
         ic.enterprise_invention_grants - p.patent_lapse_rate * ic.enterprise_invention_patents_valid)
     stock_rate = valid_end_2015 / (w * kk).sum()
     f.patents = rng.poisson(stock_rate * kk).astype(float)
-    f.core_ip = (f.patents > 0) | (perform & (rng.random(n) < 0.7))
+    f.core_ip = (f.patents > 0) | (perform & (rng.random(n) < p.core_ip_share))
 
     # ---------------------------------------------------------------- certification and bunching
     f.relabel = psi * f.rd_real

@@ -100,6 +100,7 @@ class Parameters:
     loss_deduction_value: float
     deduction_takeup: float
     hightech_apply_rate: float
+    core_ip_share: float
     st_staff_ratio: float
     knowledge_depreciation: float
     productivity_knowledge_elasticity: float
