@@ -2,7 +2,7 @@
 experiments (``experiments``); ``sim`` never imports either of the others.
 
 ``innosim run SCENARIO``, ``compare``, ``sweep``, ``reach``, ``sensitivity``, ``validate``,
-``calibrate``, ``report``, ``levers``, ``scenarios``, ``viz``, ``--version``. Bare
+``calibrate``, ``recover``, ``report``, ``levers``, ``scenarios``, ``viz``, ``--version``. Bare
 ``innosim`` prints the usage; ``python -m innosim`` is the same.
 
 User errors print one line ``innosim: ...`` on stderr and exit with status 2 (3: invalid
@@ -100,7 +100,7 @@ def version_text() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from experiments import calibrate, compare, run_command, validate
+    from experiments import calibrate, compare, recover, run_command, validate
     from experiments import cli as designs
 
     parser = _Parser(prog="innosim", description="Simulate China's technology-innovation system "
@@ -115,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     designs.register(sub)
     validate.register(sub)
     calibrate.register(sub)
+    recover.register(sub)
     p = sub.add_parser("levers", help="list every lever with its fields, units, defaults and ranges",
                        description="List every lever with its fields, units, defaults, allowed ranges, and "
                                    "how a swept value applies.")
