@@ -231,7 +231,7 @@ def format_table(rows, markdown: bool = False) -> str:
     head = ["parameter", "prior", "truth", "posterior mean", "90% interval", "inside", "width/prior",
             "barely informed"]
     body = [[r["parameter"], f"[{_g(r['prior_low'])}, {_g(r['prior_high'])}]", _g(r["truth"]), _g(r["mean"]),
-             f"[{_g(r['q05'])}, {_g(r['q95'])}]", "yes" if r["inside"] else "NO", f"{r['interval_vs_prior']:.2f}",
+             f"[{_g(r['q05'])}, {_g(r['q95'])}]", "yes" if r["inside"] else "NO", f"{r['interval_vs_prior']:.3f}",
              "yes" if r["barely_informed"] else ""] for r in rows]
     if markdown:
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -277,7 +277,7 @@ def plot_marginals(post, priors, rows, path: Path) -> None:
         ax.axvline(r["truth"], color="C3", lw=2, label="truth")
         ax.set_xlim(p.low, p.high)
         ax.set_title(f"{p.name}\n{'inside' if r['inside'] else 'OUTSIDE'}, width/prior "
-                     f"{r['interval_vs_prior']:.2f}", fontsize=7)
+                     f"{r['interval_vs_prior']:.3f}", fontsize=7)
         ax.tick_params(labelsize=6)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
