@@ -464,8 +464,8 @@ def register(subparsers) -> None:
         description="Identification: simulate the scenario's window at a known parameter vector (the truth), "
                     "write a synthetic history with the observed history's series and years, calibrate every "
                     "free parameter on it (pyabc, as `innosim calibrate`), and report per parameter whether the "
-                    "truth lies inside the 90%% posterior interval and how wide the interval is against the "
-                    "prior (barely informed when >= 0.85); pass when at least 80%% of the truths are inside.")
+                    "truth lies inside the 90% posterior interval and how wide the interval is against the "
+                    "prior (barely informed when >= 0.85); pass when at least 80% of the truths are inside.")
     p.add_argument("scenario", nargs="?", default="window_2008_2015",
                    help="window scenario whose years cover the history after its first year "
                         "(default: window_2008_2015)")

@@ -5,7 +5,6 @@ posterior computed here from the calibration's particles; the synthetic data che
 against direct model runs at the truth; bad input; determinism and resumption."""
 import hashlib
 import json
-import math
 from pathlib import Path
 
 import numpy as np
