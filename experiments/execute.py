@@ -193,8 +193,22 @@ def _as_models(models) -> dict:
 
 def lever_factor_rules(design: Design, models) -> dict:
     """For every factor on a lever field: from which year to the end year a design value applies and
-    to which firms (``Levers.sweep_description``); recorded in the manifest."""
+    to which firms (``Levers.sweep_description``); recorded in the manifest.
+
+    A lever factor whose value would apply only after a scenario's end year (e.g. a lever
+    swept on the 2008-2015 training window: swept values apply from 2016) would change
+    nothing in that scenario's runs: an :class:`ExperimentError`, before any run."""
     models = _as_models(models)
+    for m in models.values():
+        msc = getattr(m, "scenario", None)
+        for f in (design.factors if msc is not None else ()):
+            parts = f.name.split(".")
+            if parts[0] == "levers" and len(parts) == 3:
+                y = getattr(getattr(msc.levers, parts[1]), parts[2]).final_setting_year()
+                if y > msc.run.end_year:
+                    raise ExperimentError(
+                        f"{f.name}: a design value applies from {y} (the sweep rule of innosim levers), after "
+                        f"scenario {msc.name}'s end year {msc.run.end_year}: it would change nothing in its runs")
     first = next(iter(models.values()))
     sc = getattr(first, "scenario", None)
     rules = {}

@@ -119,3 +119,18 @@ def test_report_reads_tables_written_with_the_old_column_names(tmp_path):
     html = (out / "report.html").read_text()
     assert "<h2>Headline: the targets in 2020</h2>" in html and "<th>2015</th>" in html
     assert "0.5 [" in html or "0.50 [" in html
+
+
+def test_designs_know_the_horizon_before_any_run_and_refuse_a_lever_outside_it(tmp_path, capsys):
+    """The sweep model's years (recorded in the manifest before the first run) are the
+    scenario's; a lever swept on the 2008-2015 window would apply from 2016, after the window:
+    refused in one line, nothing written (it used to run and change nothing)."""
+    from experiments.model import SimModelFunction
+    assert SimModelFunction("window_2008_2015", 0.001).years == tuple(range(2008, 2016))
+    assert SimModelFunction("policy_2016_2020", 0.001).years == tuple(range(2015, 2021))
+    out = tmp_path / "sw"
+    rc = main(["sweep", "window_2008_2015", "--levels", "levers.super_deduction.rate_all=0.5,1.0", "--lhs", "0",
+               "--replications", "1", "--scale", "0.001", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "applies from 2016" in err and "end year 2015" in err
+    assert not out.exists()
