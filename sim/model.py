@@ -30,6 +30,7 @@ from sim.memory import keep_freed_memory
 from sim.phases import DT, PHASES, Momentum, Quarter, Reference, quarter_streams, stream  # noqa: F401  (DT re-exported)
 from sim.phases.certification import certify_hightech
 from sim.phases.demography import exit_and_enter, grow_revenue, spin_off
+from sim.phases.lead_in import lead_in
 from sim.phases.innovation import innovate, open_patent_pipeline, patent
 from sim.phases.markets import move_researchers, trade_technology
 from sim.phases.programmes import designate
@@ -123,6 +124,7 @@ class InnovationModel(mesa.Model):
         self.flows = YearFlows()
         self.recorder = Recorder(self)
         self.recorder.record_initial()
+        lead_in(self)  # the recorded start year's annual flows -> its year-end rates (sim/phases/lead_in.py)
         self.datacollector = None
         self.firm_sample: list[int] = []
         if collect:

@@ -38,7 +38,8 @@ def spin_off(m, q: Quarter) -> None:
 
 
 def grow_revenue(m, q: Quarter) -> None:
-    """Revenue follows demand, productivity and shocks; start-ups graduate."""
+    """Revenue follows demand, productivity and shocks (R&D spending, top-ups and relabelled
+    costs keep their shares of the new revenue); start-ups graduate."""
     f, p, lv, rng = m.firms, m.p, m.levers, q.streams["grow_revenue"]
     ratio = f.productivity / np.where(q.prod_prev > 0, q.prod_prev, 1.0)
     # market shares: productivity gains relative to the sector's (demand-constrained)
@@ -48,6 +49,11 @@ def grow_revenue(m, q: Quarter) -> None:
              + np.where((f.revenue <= 200.0) & (f.rd_real > 0), lv.procurement.sme_demand_boost.at(q.year), 0.0))
     shock = p.revenue_noise * math.sqrt(DT) * rng.standard_normal(f.n)
     new = F.revenue_growth(f.revenue, ratio, q.nominal_growth, p.revenue_productivity_elasticity, shock, extra)
+    # R&D spending, threshold top-ups and relabelled costs are shares of the quarter's
+    # revenue (decide_rd sets the intensity), so they move with it: measured against the
+    # quarter's revenue, the intensity is the one the firm chose (not diluted by growth)
+    k = np.where(f.revenue > 0, new / np.where(f.revenue > 0, f.revenue, 1.0), 1.0)
+    f.rd_real, f.rd_topup, f.relabel = f.rd_real * k, f.rd_topup * k, f.relabel * k
     f.employees = f.employees * np.sqrt(new / f.revenue)
     f.revenue = new
     f.age = f.age + DT
