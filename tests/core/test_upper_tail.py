@@ -28,7 +28,12 @@ def tail_rows(m):
 
 @pytest.fixture(scope="module", params=[0.005, 0.05])
 def model(request):
-    return InnovationModel(Scenario(name="t"), seed=2, scale=request.param)
+    """The set-up state as calibrated to the start year's annual data: the lead-in to the
+    year-end rates (sim/phases/lead_in.py, tested in test_lead_in.py) is switched off, so
+    the named firms' figures are compared with the data they were set to."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("sim.model.lead_in", lambda m: None)
+        return InnovationModel(Scenario(name="t"), seed=2, scale=request.param)
 
 
 # --- rules ------------------------------------------------------------------------------
