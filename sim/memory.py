@@ -14,6 +14,8 @@ Elsewhere than glibc (macOS, musl) this does nothing.
 from __future__ import annotations
 
 import ctypes
+import itertools
+import weakref
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
@@ -37,3 +39,28 @@ def keep_freed_memory() -> bool:
         ok = False
     _done.append(ok)
     return ok
+
+
+class _WeakModelCounters(weakref.WeakKeyDictionary):
+    """Mesa's per-model agent-id counters, held weakly: ``mesa.Agent._ids`` (Mesa 3.3) is a
+    class-level ``defaultdict`` keyed by the model, so every model that ever created an agent
+    stayed alive with all its arrays (measured: about 1.9 MB per training-window run at scale
+    0.003, 9 GB per calibration worker after 4,700 runs). Only ``next(Agent._ids[model])`` is
+    used, so a missing model gets a fresh counter starting at 1, as before."""
+
+    def __getitem__(self, model):
+        try:
+            return super().__getitem__(model)
+        except KeyError:
+            counter = itertools.count(1)
+            self[model] = counter
+            return counter
+
+
+def release_finished_models() -> None:
+    """Make Mesa's agent-id registry hold models weakly (once per process), so a model is
+    freed when the caller drops it."""
+    import mesa
+
+    if not isinstance(mesa.Agent._ids, _WeakModelCounters):
+        mesa.Agent._ids = _WeakModelCounters(mesa.Agent._ids)

@@ -26,7 +26,7 @@ from sim.agents.vc import VCFundAgent
 from sim.horizon import Horizon
 from sim.indicators import INDICATORS, Recorder, YearFlows
 from sim.initial_state import build_world
-from sim.memory import keep_freed_memory
+from sim.memory import keep_freed_memory, release_finished_models
 from sim.phases import DT, PHASES, Momentum, Quarter, Reference, quarter_streams, stream  # noqa: F401  (DT re-exported)
 from sim.phases.certification import certify_hightech
 from sim.phases.demography import exit_and_enter, grow_revenue, spin_off
@@ -94,6 +94,7 @@ class InnovationModel(mesa.Model):
             scenario = load_scenario(scenario)
         super().__init__(rng=stream(seed, "mesa"))
         keep_freed_memory()  # the quarter's large temporaries reuse the heap (sim/memory.py)
+        release_finished_models()  # Mesa's agent-id registry must not keep finished models alive
         # one stream per phase and quarter (sim/phases); shared_stream=True: one for all (measurement only)
         self._shared = np.random.default_rng(seed) if shared_stream else None
         self.scenario = scenario if scenario is not None else Scenario(name="default")
