@@ -28,7 +28,8 @@ truth lies inside the 90% posterior interval, parameter by parameter.
   quantiles of the last generation), inside or not, interval width over 90% of the prior
   width (:func:`experiments.calibrate.posterior_summary`), flagged *barely informed* when
   that ratio is at least 0.85; the coverage (share inside) and pass/fail against the bar of
-  80%. ``recovery.json`` (with seeds, truth, data digests, library versions),
+  80%; the effective sample size of the last generation (Kish), since weighted intervals
+  carried by a few particles are too narrow to judge coverage by. ``recovery.json`` (with seeds, truth, data digests, library versions),
   ``recovery.md`` (the table), ``recovery_marginals.png`` (marginal posteriors with the
   truth marked), ``synthetic_history.toml``, ``synthetic_moments.toml``.
 """
@@ -51,6 +52,7 @@ from experiments.errors import ExperimentError
 TRUTH_TAG = 0x7472_7574  # "trut": keeps the truth runs' seeds apart from the particles' seeds
 COVERAGE_BAR = 0.8        # the issue's bar: truth inside the 90% interval for >= 80% of the parameters
 BARELY_INFORMED = 0.85    # interval width / prior width at or above this: the data barely inform it
+FEW_PARTICLES = 0.1       # effective sample size below this share of the population: a caution is printed
 TRUTH_MODES = ("posterior-mean", "default")
 SYNTH_HISTORY = "synthetic_history.toml"
 SYNTH_MOMENTS = "synthetic_moments.toml"
@@ -215,12 +217,31 @@ def recovery_rows(post, priors, truth: dict[str, float]) -> list[dict]:
     return rows
 
 
-def coverage_of(rows) -> dict:
+def effective_sample_size(post) -> dict:
+    """Kish's effective sample size of the last generation, (sum w)^2 / sum w^2, and the
+    largest normalised weight: intervals from a few dominant particles are unreliable."""
+    from experiments.calibrate import last_generation
+
+    w = last_generation(post)["weight"].to_numpy(float)
+    return {"particles": int(len(w)), "effective_sample_size": float(w.sum() ** 2 / (w ** 2).sum()),
+            "largest_weight_share": float(w.max() / w.sum())}
+
+
+def coverage_of(rows, ess: dict | None = None) -> dict:
     k = sum(r["inside"] for r in rows)
     cov = k / len(rows)
     return {"inside": k, "parameters": len(rows), "coverage": cov, "bar": COVERAGE_BAR,
             "passed": bool(cov >= COVERAGE_BAR), "barely_informed_threshold": BARELY_INFORMED,
-            "barely_informed": [r["parameter"] for r in rows if r["barely_informed"]]}
+            "barely_informed": [r["parameter"] for r in rows if r["barely_informed"]], **(ess or {})}
+
+
+def ess_line(cov: dict) -> str:
+    n, e = cov["particles"], cov["effective_sample_size"]
+    few = e < FEW_PARTICLES * n
+    return (f"effective sample size of the posterior (last generation): {e:.1f} of {n} particles, largest weight "
+            f"{cov['largest_weight_share']:.2f}" + (f"; below {100 * FEW_PARTICLES:.0f}% of the population: the "
+                                                   "intervals rest on a few particles and may be too narrow"
+                                                   if few else ""))
 
 
 def _g(x: float) -> str:
@@ -387,7 +408,7 @@ def cmd_recover(args) -> int:
         post, man = res["posterior"], res["manifest"]
         # ---- the report
         rows = recovery_rows(post, priors, truth)
-        cov = coverage_of(rows)
+        cov = coverage_of(rows, effective_sample_size(post))
         plot_marginals(post, priors, rows, out / "recovery_marginals.png")
         report = {
             "command": "recover", "kind": "recover", "design_hash": design_hash,
@@ -429,7 +450,7 @@ def cmd_recover(args) -> int:
               f"Calibration: pyabc ABC-SMC on {len(res['stats'])} statistics, population {population}, "
               f"{man['generations_done']} generations, {man['simulations_total']} simulations, master seed {seed}.",
               "", format_table(rows, markdown=True), "",
-              f"{coverage_line(cov)}.", "", f"{barely_line(cov)}.", "",
+              f"{coverage_line(cov)}.", "", f"{barely_line(cov)}.", "", f"{ess_line(cov)}.", "",
               "width/prior: the 90% posterior interval over 90% of the prior range. One synthetic data set "
               "and one calibration at the seeds above: a different seed gives another realisation.", ""]
         _write(out / "recovery.md", "\n".join(md))
@@ -443,6 +464,7 @@ def cmd_recover(args) -> int:
     print(format_table(rows))
     print(coverage_line(cov))
     print(barely_line(cov))
+    print(ess_line(cov))
     print(f"wrote {out}/recovery.json, recovery.md, recovery_marginals.png, {SYNTH_HISTORY}"
           f"{', ' + SYNTH_MOMENTS if mom_used else ''} and {CAL_DIR}/")
     return 0

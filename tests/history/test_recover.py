@@ -91,6 +91,9 @@ def test_table_and_json_match_the_posterior_computed_from_the_particles(study):
         assert row in md
     k = sum(r["inside"] for r in rep["parameters"])
     assert f"for {k} of 5 free parameters ({100 * k / 5:.0f}%); bar 80%: {'PASS' if k >= 4 else 'FAIL'}" in md
+    ess = float(w.sum() ** 2 / np.sum(w ** 2))  # Kish
+    assert rep["summary"]["effective_sample_size"] == pytest.approx(ess, rel=1e-12)
+    assert rep["summary"]["particles"] == 16 and f"{ess:.1f} of 16 particles" in md
     assert rep["summary"]["barely_informed"] == [r["parameter"] for r in rep["parameters"] if r["barely_informed"]]
     assert rep["calibration"]["posterior_digest"] == hashlib.sha256(
         (study / "calibration" / "posterior.parquet").read_bytes()).hexdigest()
