@@ -327,10 +327,8 @@ def cmd_compare(args) -> int:
     from sim.scenario import load_scenario
 
     from .options import check_run_options
-    from .outdir import OutputFolder, default_out
-    from .output import print_notes
-    from .run_command import design_hash
-    from .seeds import replication_seeds
+    from .outdir import default_out
+    from .run_command import in_output_folder
 
     if len(args.scenarios) < 2:
         raise ExperimentError("compare needs at least two scenario files (the first is the reference)")
@@ -343,14 +341,9 @@ def cmd_compare(args) -> int:
     if len(scs) * reps > MAX_IN_MEMORY_RUNS:
         raise ExperimentError(f"compare: {len(scs)} scenarios x {reps} replications = {len(scs) * reps:,} "
                               f"runs, above the limit of {MAX_IN_MEMORY_RUNS:,} (results are held in memory)")
-    from .validity import check_share
-    args.tolerate_invalid = check_share("--tolerate-invalid", args.tolerate_invalid)
     out = Path(args.out) if args.out else default_out("compare", "-vs-".join(names[:3]))
-    seeds = replication_seeds(seed, reps)
-    with OutputFolder(out, "compare", design_hash("compare", scs, seeds, scale, args.posterior),
-                      overwrite=args.overwrite, resume=args.resume) as folder:
-        print_notes(folder)
-        return _compare_into(folder, args, scs, reps, scale, seed, seeds)
+    return in_output_folder("compare", out, scs, args,
+                            lambda folder, seeds: _compare_into(folder, args, scs, reps, scale, seed, seeds))
 
 
 def _compare_into(folder, args, scs, reps, scale, seed, seeds) -> int:

@@ -23,15 +23,25 @@ def cmd_run(args) -> int:
     sc = load_scenario(args.scenario)
     check_run_options(args, sc)
     reps, scale, seed = args.replications, args.scale, args.seed
-    from .outdir import OutputFolder, default_out
-    from .validity import check_share
+    from .outdir import default_out
     out = Path(args.out) if args.out else default_out(sc.name)
+    return in_output_folder("run", out, [sc], args,
+                            lambda folder, seeds: _run_into(folder, args, sc, reps, scale, seed, seeds))
+
+
+def in_output_folder(kind: str, out: Path, scenarios, args, body) -> int:
+    """The shared frame of ``run`` and ``compare``: check ``--tolerate-invalid``, derive the
+    replication seeds, open the output folder ``out`` (its design hash: scenarios, seeds,
+    scale, posterior, code; ``--overwrite``/``--resume``), print its notes and return
+    ``body(folder, seeds)``."""
+    from .outdir import OutputFolder
+    from .validity import check_share
     args.tolerate_invalid = check_share("--tolerate-invalid", args.tolerate_invalid)
-    seeds = replication_seeds(seed, reps)
-    with OutputFolder(out, "run", design_hash("run", [sc], seeds, scale, args.posterior),
+    seeds = replication_seeds(args.seed, args.replications)
+    with OutputFolder(out, kind, design_hash(kind, scenarios, seeds, args.scale, args.posterior),
                       overwrite=args.overwrite, resume=args.resume) as folder:
         print_notes(folder)
-        return _run_into(folder, args, sc, reps, scale, seed, seeds)
+        return body(folder, seeds)
 
 
 def _run_into(folder, args, sc, reps, scale, seed, seeds) -> int:

@@ -52,9 +52,9 @@ def grow_revenue(m, q: Quarter) -> None:
     # R&D spending, threshold top-ups and relabelled costs are shares of the quarter's
     # revenue (decide_rd sets the intensity), so they move with it: measured against the
     # quarter's revenue, the intensity is the one the firm chose (not diluted by growth)
-    k = np.where(f.revenue > 0, new / np.where(f.revenue > 0, f.revenue, 1.0), 1.0)
+    k = new / f.revenue  # revenue > 0 in every row: drawn positive by the factory, grown multiplicatively
     f.rd_real, f.rd_topup, f.relabel = f.rd_real * k, f.rd_topup * k, f.relabel * k
-    f.employees = f.employees * np.sqrt(new / f.revenue)
+    f.employees = f.employees * np.sqrt(k)
     f.revenue = new
     f.age = f.age + DT
     f.margin = F.margin_update(f.margin, m.ic.industrial_profit_margin, p.margin_reversion,

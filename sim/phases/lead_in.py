@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.agents import firms as F
 from sim.agents.momentum import internationalisation_step, registration_step, upgrading_factor
+from sim.phases.rd_tax import upgrading_rows
 
 LEAD_IN_YEARS = 3.0 / 8.0
 """Years from the centre of the start year's annual flow (5/8 of the year, by the model's
@@ -57,11 +57,8 @@ def lead_in(m) -> None:
     """Advance the start state by :data:`LEAD_IN_YEARS` (module docstring)."""
     f, o, p = m.firms, m.orgs, m.p
     g = m.scenario.nominal_growth(m.start_year + 1)
-    ind = f.alive & (f.segment == F.INDUSTRIAL)
-    wr = f.weight[ind] * f.revenue[ind]
-    s = float(wr @ f.rd_intensity[ind]) / max(float(wr.sum()), 1e-12)
+    up, s = upgrading_rows(f)  # the rows and industry intensity of upgrade_rd
     k_rev, k_int = lead_in_factors(g, s, p.rd_frontier_intensity, p.rd_upgrading_rate)
-    up = ind & (f.rd_base > 0.0)
     f.rd_base = np.where(up, f.rd_base * k_int, f.rd_base)
     f.rd_intensity = np.where(up, f.rd_intensity * k_int, f.rd_intensity)
     f.revenue = f.revenue * k_rev

@@ -40,11 +40,18 @@ def upgrade_rd(m) -> None:
     f, p = m.firms, m.p
     if p.rd_upgrading_rate <= 0.0:
         return
+    up, s = upgrading_rows(f)
+    g = upgrading_factor(s, p.rd_frontier_intensity, p.rd_upgrading_rate, DT)
+    f.rd_base = np.where(up, f.rd_base * g, f.rd_base)
+
+
+def upgrading_rows(f) -> tuple[np.ndarray, float]:
+    """The rows upgrading acts on (performing living industrial firms: ``rd_base > 0``) and
+    the industry's real intensity S = sum(w Y s) / sum(w Y) over living industrial firms."""
     ind = f.alive & (f.segment == F.INDUSTRIAL)
     wr = f.weight[ind] * f.revenue[ind]
     s = float(wr @ f.rd_intensity[ind]) / max(float(wr.sum()), 1e-12)
-    g = upgrading_factor(s, p.rd_frontier_intensity, p.rd_upgrading_rate, DT)
-    f.rd_base = np.where(ind & (f.rd_base > 0.0), f.rd_base * g, f.rd_base)
+    return ind & (f.rd_base > 0.0), s
 
 
 def decide_rd(m, q: Quarter) -> None:
