@@ -220,10 +220,10 @@ def recovery_rows(post, priors, truth: dict[str, float]) -> list[dict]:
 def effective_sample_size(post) -> dict:
     """Kish's effective sample size of the last generation, (sum w)^2 / sum w^2, and the
     largest normalised weight: intervals from a few dominant particles are unreliable."""
-    from experiments.calibrate import last_generation
+    from experiments.calibrate import kish_ess, last_generation
 
     w = last_generation(post)["weight"].to_numpy(float)
-    return {"particles": int(len(w)), "effective_sample_size": float(w.sum() ** 2 / (w ** 2).sum()),
+    return {"particles": int(len(w)), "effective_sample_size": kish_ess(w),
             "largest_weight_share": float(w.max() / w.sum())}
 
 
@@ -358,7 +358,8 @@ def cmd_recover(args) -> int:
     design = {"scenario": sc.digest(), "history": template.digest,
               "priors": [dataclasses.asdict(p) for p in priors],
               "moments": [dataclasses.asdict(m) for m in moments], "truth": truth,
-              "truth_seeds": seeds, "population": population, "scale": scale, "seed": seed}
+              "truth_seeds": seeds, "population": population, "scale": scale, "seed": seed,
+              "kernel": args.kernel}
     design_hash = hashlib.sha256(json.dumps(design, sort_keys=True).encode()).hexdigest()
     out = Path(args.out) if args.out else default_out("recover", sc.name)
     show = sys.stderr.isatty()
@@ -397,7 +398,7 @@ def cmd_recover(args) -> int:
             scenario_file=str(Path(sc.path).resolve()), history_file=str((out / SYNTH_HISTORY).resolve()),
             priors_file=str(priors_file), moments_file=str((out / SYNTH_MOMENTS).resolve()) if mom_used else None,
             base_year=None, years=None, population=population, generations=generations,
-            max_simulations=args.max_simulations, scale=scale, seed=seed, workers=workers)
+            max_simulations=args.max_simulations, kernel=args.kernel, scale=scale, seed=seed, workers=workers)
 
         def progress(t, total, eps, nsim, elapsed):
             say(f"generation {t}/{total}  epsilon {eps:.4g}  simulations {nsim}  {elapsed:.0f} s")
@@ -479,6 +480,7 @@ def _innosim_version() -> str:
 
 
 def register(subparsers) -> None:
+    from .calibrate import DEFAULT_KERNEL, KERNELS
     from .options import add_folder_options, add_run_options, number
 
     p = subparsers.add_parser(
@@ -510,6 +512,8 @@ def register(subparsers) -> None:
     p.add_argument("--generations", type=number(int), help="ABC-SMC generations (default 6)")
     p.add_argument("--max-simulations", type=number(int),
                    help="stop after the generation that passes this many simulations (default: no limit)")
+    p.add_argument("--kernel", choices=list(KERNELS), default=DEFAULT_KERNEL,
+                   help=f"ABC-SMC perturbation kernel, as in calibrate (default {DEFAULT_KERNEL})")
     add_run_options(p, with_replications=False, posterior=False, scheduler=False)
     add_folder_options(p)
     p.add_argument("--out", help="output folder (default results/recover-SCENARIO)")

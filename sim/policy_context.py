@@ -48,10 +48,7 @@ def firm_tax_context(f: F.FirmState, levers, year: int, p: Parameters) -> TaxCon
     # tax position (last quarter's reported R&D): the quarter's taxable income after the
     # deduction exceeds the losses carried forward, so a yuan deducted now saves tax now
     taxable = f.margin * f.revenue - d * (f.rd_real + f.relabel)
-    cf = f.loss_cf[:, 0]  # actual world's losses carried forward, summed over vintages in order
-    held = cf[:, 0]
-    for j in range(1, cf.shape[1]):  # (numpy's sum along a short last axis is slow; same sums)
-        held = held + cf[:, j]
+    held = F.losses_held(f.loss_cf[:, 0])  # the actual world's losses carried forward
     paying = taxable * QUARTER > held
     value = np.where(paying, 1.0, p.loss_deduction_value)
     thr = F.certification_threshold(

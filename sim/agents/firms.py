@@ -273,6 +273,18 @@ def revenue_growth(revenue, prod_ratio, nominal_growth, elasticity, shock, extra
 CF_YEARS = 5  # years a loss may be carried forward (EIT Law art. 18)
 
 
+def losses_held(loss_cf):
+    """Losses carried forward summed over vintages (million yuan), ``sum_j loss_cf[..., j]``.
+
+    Column by column, oldest first: numpy's reductions along a short last axis are slow,
+    and this is the same sequential sum that :func:`corporate_tax` accumulates."""
+    cf = np.asarray(loss_cf, float)
+    held = cf[..., 0]
+    for j in range(1, cf.shape[-1]):
+        held = held + cf[..., j]
+    return held
+
+
 def corporate_tax(profit, reported_rd, deduction, tax_rate, loss_cf, dt=0.25, year_end=False):
     """Annual-rate tax of one quarter and the new loss carry-forward (oldest loss first).
 

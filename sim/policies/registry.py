@@ -82,7 +82,8 @@ class Levers:
         before = "" if y == YEARS[1] else (
             f"; {YEARS[1]}-{y - 1} as in the scenario ("
             + ", ".join(f"{v:g}" for v in dict.fromkeys(sched.values[1:y - YEARS[0]])) + ")")
-        return f"levers.{lever}.{fld}: swept value applies {y}-{YEARS[-1]}{before}; {who}"
+        return (f"levers.{lever}.{fld}: swept value applies {y}-{YEARS[-1]} (and after {YEARS[-1]} in a longer run)"
+                f"{before}; {who}")
 
 
 _GENERATED = ("__init__", "__repr__", "__eq__", "__hash__", "__setattr__", "__delattr__", "__match_args__",

@@ -67,7 +67,7 @@ class Schedule:
 
 SWEEP_RULE = ("a swept or sampled lever value replaces the scenario's final setting of that field: "
               "it applies from the year that setting takes effect (its last change in the scenario; "
-              "2016 if the scenario never changes the field) to 2020, to the same firms the field "
+              "2016 if the scenario never changes the field) to 2020, and after 2020 in a longer run, to the same firms the field "
               "applies to; earlier years keep the scenario's path")
 """How experiment factors on lever fields apply (stated in ``innosim levers`` and manifests)."""
 
