@@ -164,6 +164,17 @@ def test_calibrate_cli_end_to_end_and_bad_input(synthetic, tmp_path, capsys):
     man = json.loads((out / "manifest.json").read_text())
     assert man["posterior_predictive"]["draws"] == 2
     assert "parameters.nominal_growth" in cap.out
+    # the kernel and every generation's effective sample size (Kish) are in the manifest
+    assert man["config"]["kernel"] == "wide" and man["kernel"].startswith("wide: ")
+    post = pd.read_parquet(out / "posterior.parquet")
+    for g in man["per_generation"]:
+        w = post.weight[post.generation == g["t"]].to_numpy()
+        assert g["effective_sample_size"] == pytest.approx(w.sum() ** 2 / (w ** 2).sum())
+    assert man["per_generation"][0]["effective_sample_size"] == pytest.approx(6.0)  # prior sample: equal weights
+    rc = main(["calibrate", BASELINE, "--history", str(h), "--priors", str(pri), "--kernel", "gaussian",
+               "--out", str(tmp_path / "k")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--kernel" in err and "wide" in err and not (tmp_path / "k").exists()
     bad = tmp_path / "bad.toml"
     bad.write_text('["parameters.nope"]\ndistribution = "uniform"\n')
     rc = main(["calibrate", BASELINE, "--history", str(h), "--priors", str(bad), "--out", str(tmp_path / "x")])
