@@ -23,7 +23,10 @@ A scenario is a TOML file::
 
     [growth]                            # observed inputs of a historical window (optional)
     nominal = {2009 = 0.083, 2010 = 0.217}   # nominal demand growth by year; other years:
-    source = "..."                      #   parameters.nominal_growth
+                                        #   parameters.nominal_growth
+    public_rd = {2009 = 0.21}           # public R&D appropriations' growth (optional); other
+                                        #   years: the year's nominal growth
+    source = "..."
 
     [run]                               # defaults for `innosim run`
     replications = 20
@@ -98,6 +101,7 @@ class Scenario:
     uncertainties: tuple[Uncertainty, ...] = ()
     run: RunSettings = field(default_factory=RunSettings)
     growth: tuple[tuple[int, float], ...] = ()   # observed nominal demand growth by year ([growth] nominal)
+    public_growth: tuple[tuple[int, float], ...] = ()   # observed public R&D growth by year ([growth] public_rd)
 
     def nominal_growth(self, year: int) -> float:
         """Nominal demand growth in ``year``: the observed value of ``[growth] nominal`` for that
@@ -106,6 +110,16 @@ class Scenario:
             if y == year:
                 return g
         return self.parameters.nominal_growth
+
+    def public_rd_growth(self, year: int) -> float:
+        """Growth of institutes' and universities' R&D appropriations in ``year``: the observed
+        value of ``[growth] public_rd`` for that year (a historical window's input: the public
+        budget is a policy, not a market outcome), else :meth:`nominal_growth` (appropriations
+        follow the economy's nominal growth, the forecast's assumption)."""
+        for y, g in self.public_growth:
+            if y == year:
+                return g
+        return self.nominal_growth(year)
 
     # -- factors ---------------------------------------------------------------------
     def value_of(self, key: str) -> float:
@@ -156,6 +170,8 @@ class Scenario:
         d.pop("run")
         if not self.growth:
             d.pop("growth")  # absent: digests of scenarios without observed growth stay as they were
+        if not self.public_growth:
+            d.pop("public_growth")
         if (self.run.start_year, self.run.end_year) != (DEFAULT_START, DEFAULT_END):
             d["horizon"] = [self.run.start_year, self.run.end_year]  # default omitted: digests stay comparable
         return d
@@ -343,7 +359,8 @@ def scenario_from_dict(raw: dict[str, Any], where: str = "<scenario>") -> Scenar
     sc = Scenario(
         name=meta.get("name", "unnamed"), description=meta.get("description", ""), path=where,
         levers=levers, parameters=params, initial=initial, run=RunSettings(**settings),
-        growth=_growth(raw.get("growth", {}), where),
+        growth=_growth(raw.get("growth", {}), where, "nominal"),
+        public_growth=_growth(raw.get("growth", {}), where, "public_rd"),
     )
     _check_joint(sc, f"{where}: ")
     try:
@@ -379,26 +396,30 @@ GROWTH_RANGE = (-0.3, 0.5)
 """Allowed observed nominal growth rates of ``[growth]`` (a year's contraction of 30% to a rise of 50%)."""
 
 
-def _growth(raw: dict[str, Any], where: str) -> tuple[tuple[int, float], ...]:
-    """Validate ``[growth]``: ``nominal = {YEAR = rate}`` (observed rates in ``GROWTH_RANGE``)
-    and a required ``source``."""
+def _growth(raw: dict[str, Any], where: str, key: str) -> tuple[tuple[int, float], ...]:
+    """Validate ``[growth]`` and return its ``key`` table: ``nominal = {YEAR = rate}`` (observed
+    nominal demand growth, required in a ``[growth]`` table), ``public_rd = {YEAR = rate}``
+    (observed growth of public R&D appropriations, optional), rates in ``GROWTH_RANGE``, and a
+    required ``source``."""
     if not raw:
         return ()
-    unknown = sorted(set(raw) - {"nominal", "source"})
+    unknown = sorted(set(raw) - {"nominal", "public_rd", "source"})
     if unknown:
-        raise ScenarioError(f"{where}: unknown key growth.{unknown[0]}; allowed: nominal, source")
+        raise ScenarioError(f"{where}: unknown key growth.{unknown[0]}; allowed: nominal, public_rd, source")
     if not isinstance(raw.get("source"), str) or not raw["source"].strip():
         raise ScenarioError(f"{where}: growth.source is missing (where the observed growth comes from)")
-    nominal = raw.get("nominal")
-    if not isinstance(nominal, dict) or not nominal:
-        raise ScenarioError(f"{where}: growth.nominal must be a table {{YEAR = rate}}")
+    table = raw.get(key)
+    if key != "nominal" and table is None:
+        return ()
+    if not isinstance(table, dict) or not table:
+        raise ScenarioError(f"{where}: growth.{key} must be a table {{YEAR = rate}}")
     lo, hi = GROWTH_RANGE
     out = []
-    for y, g in nominal.items():
+    for y, g in table.items():
         if not str(y).isdigit() or not 1900 <= int(y) <= 2100:
-            raise ScenarioError(f"{where}: growth.nominal: {y!r} is not a year")
+            raise ScenarioError(f"{where}: growth.{key}: {y!r} is not a year")
         if isinstance(g, bool) or not isinstance(g, (int, float)) or not math.isfinite(g) or not lo <= g <= hi:
-            raise ScenarioError(f"{where}: growth.nominal.{y}: expected a rate in {lo:g}..{hi:g}, got {g!r}")
+            raise ScenarioError(f"{where}: growth.{key}.{y}: expected a rate in {lo:g}..{hi:g}, got {g!r}")
         out.append((int(y), float(g)))
     return tuple(sorted(out))
 

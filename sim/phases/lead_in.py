@@ -16,7 +16,8 @@ dynamics, after the start year has been recorded and before the first quarter:
 * nominal demand growth g of the first simulated year (``Scenario.nominal_growth``):
   revenue Y <- Y (1 + g)^(3/8), employees <- employees (1 + g)^(3/16) (as in
   ``grow_revenue``: L moves with sqrt(Y)); research organisations' R&D appropriations
-  rd <- rd (1 + 3/8 g) (as in ``trade_technology``);
+  rd <- rd (1 + 3/8 g_pub) with g_pub the year's ``Scenario.public_rd_growth`` (g unless a
+  window observes it; as in ``trade_technology``);
 * upgrading of desired R&D intensity (:func:`sim.agents.momentum.upgrading_factor` with
   dt = 3/8) on ``rd_base`` and the smoothly adjusted intensity of performing above-size
   industrial firms; real R&D = intensity x revenue + top-up (the top-up and relabelled
@@ -66,7 +67,7 @@ def lead_in(m) -> None:
     f.rd_topup = f.rd_topup * k_rev
     f.relabel = f.relabel * k_rev
     f.rd_real = np.where(f.alive, f.rd_intensity * f.revenue + f.rd_topup, 0.0)
-    o.rd = o.rd * (1.0 + g * LEAD_IN_YEARS)
+    o.rd = o.rd * (1.0 + m.scenario.public_rd_growth(m.start_year + 1) * LEAD_IN_YEARS)
     m.momentum.registered = registration_step(m.momentum.registered, p.contract_registration_rate, LEAD_IN_YEARS)
     m.momentum.pct = internationalisation_step(m.momentum.pct, m.ref.pct_per_rd0, p.pct_frontier_per_bn_rd,
                                                p.pct_internationalisation_rate, LEAD_IN_YEARS)

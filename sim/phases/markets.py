@@ -19,7 +19,7 @@ def trade_technology(m, q: Quarter) -> None:
     sales = F.tech_sales(f.knowledge, m.cal.chi, p.tech_purchase_elasticity)  # enterprise sellers
     firm_part = float((f.weight * sales * f.alive).sum())
     demand = float((f.weight * f.rd_real).sum()) / m.ref.firm_rd0
-    o.rd = o.rd * (1.0 + q.nominal_growth * DT)  # appropriations follow nominal growth
+    o.rd = o.rd * (1.0 + q.public_rd_growth * DT)  # appropriations: observed in a window, else nominal growth
     o.tech_stock = (1.0 - p.knowledge_depreciation * DT) * o.tech_stock + o.rd * DT
     o.sales = academic_sales(o.tech_stock, o.tech_stock0, m.ref.org_sales0, lv.talent.transfer_share.at(yr),
                              0.5, p.academic_transfer_elasticity, demand)

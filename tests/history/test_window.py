@@ -100,3 +100,35 @@ def test_observed_nominal_growth_by_year(tmp_path):
         with pytest.raises(ScenarioError) as exc:
             load_scenario(f)
         assert frag in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_observed_public_rd_growth_drives_appropriations(tmp_path):
+    """[growth] public_rd: the window's observed growth of R&D outside enterprises (national
+    minus enterprise R&D); other years fall back to the year's nominal growth, so scenarios
+    without it (every forecast) keep appropriations on nominal growth, byte for byte.
+    Claim on the window: the research organisations' R&D grows by the observed factor each
+    year, (1 + g DT)^4 per year, exactly (no other rule moves it)."""
+    from sim.scenario import ScenarioError
+    sc = load_scenario(WINDOW)
+    assert sc.public_rd_growth(2015) == 0.1085 and sc.nominal_growth(2015) == 0.0104
+    assert sc.public_rd_growth(2016) == sc.nominal_growth(2016) == 0.113
+    base = load_scenario("baseline")
+    assert base.public_rd_growth(2017) == base.nominal_growth(2017)
+    assert "public_growth" not in base.canonical()   # digests without the table unchanged
+    res = run(sc, seed=1, scale=0.003)
+    pub = {y: res.value("national_rd_bn_yuan", y) - res.value("enterprise_rd_bn_yuan", y) for y in (2013, 2014, 2015)}
+    # appropriations are a stock-like rate grown quarterly; the year's flow is the mean of its
+    # four quarters, so consecutive years' flows stand in the ratio of the quarterly factors
+    for y in (2014, 2015):
+        g = sc.public_rd_growth(y)
+        assert pub[y] / pub[y - 1] == pytest.approx((1 + g / 4) ** 4, rel=0.03), (y, pub)
+    # observed 2015: 328.9 bn yuan (national 1,417.0 - enterprise 1,088.1); nominal demand would give ~1% a year
+    for body, frag in (('nominal = {2009 = 0.1}\npublic_rd = {2009 = 0.9}\nsource = "s"', "growth.public_rd.2009"),
+                       ('nominal = {2009 = 0.1}\npublic_rd = 3\nsource = "s"', "growth.public_rd must be a table"),
+                       ('public_rd = {2009 = 0.1}\nsource = "s"', "growth.nominal must be a table"),
+                       ('nominal = {2009 = 0.1}\nfoo = 1\nsource = "s"', "allowed: nominal, public_rd, source")):
+        f = tmp_path / "p.toml"
+        f.write_text(f'[scenario]\nname = "p"\n[growth]\n{body}\n')
+        with pytest.raises(ScenarioError) as exc:
+            load_scenario(f)
+        assert frag in str(exc.value) and "\n" not in str(exc.value)
