@@ -310,7 +310,7 @@ class CalibrationConfig:
     seed: int
     workers: int
     moments_file: str | None = None   # micro-moments (None: none)
-    kernel: str = DEFAULT_KERNEL      # perturbation kernel and sampling space: see KERNELS
+    kernel: str = DEFAULT_KERNEL      # perturbation kernel: see KERNELS
 
     def digest(self, scenario_digest: str, history_digest: str, priors: list[Prior], moments=()) -> str:
         """What must not change between an interrupted run and its resumption."""
@@ -371,8 +371,6 @@ def _make_abc(sim: Simulator, priors, cfg: CalibrationConfig, map_=map):
 
     from experiments.abc_sampler import BoxedNormalTransition, SeededMappingSampler
 
-    if cfg.kernel not in KERNELS:
-        raise ExperimentError(f"kernel {cfg.kernel!r}: expected one of {', '.join(KERNELS)}")
     selector = KERNELS[cfg.kernel][0]
     transition = (BoxedNormalTransition({p.name: p.low for p in priors}, {p.name: p.high for p in priors},
                                         bandwidth_selector=selector)
@@ -392,6 +390,8 @@ def calibrate(cfg: CalibrationConfig, out: Path, resume: bool = False, progress=
     from sim.history import load_history
     from sim.scenario import load_scenario
 
+    if cfg.kernel not in KERNELS:
+        raise ExperimentError(f"kernel {cfg.kernel!r}: expected one of {', '.join(KERNELS)}")
     sc = load_scenario(cfg.scenario_file)
     history = load_history(cfg.history_file)
     priors = load_priors(cfg.priors_file)
@@ -418,8 +418,6 @@ def calibrate(cfg: CalibrationConfig, out: Path, resume: bool = False, progress=
     elif out.exists() and any(out.iterdir()):
         raise ExperimentError(f"--out {out}: folder is not empty (use --resume to continue a calibration there)")
     out.mkdir(parents=True, exist_ok=True)
-    if cfg.kernel not in KERNELS:
-        raise ExperimentError(f"kernel {cfg.kernel!r}: expected one of {', '.join(KERNELS)}")
     sim = Simulator(sc, priors, stats, cfg.scale, cfg.seed)
     with contextlib.ExitStack() as stack:
         map_ = map
@@ -517,7 +515,8 @@ def kish_ess(weights) -> float:
     the number of equally weighted particles carrying the same information; a population whose
     ESS is a small fraction of its size rests on a few particles."""
     w = np.asarray(weights, float)
-    return float(w.sum() ** 2 / (w ** 2).sum()) if len(w) and (w ** 2).sum() > 0 else 0.0
+    sq = float((w ** 2).sum())
+    return float(w.sum() ** 2 / sq) if sq > 0 else 0.0
 
 
 def last_generation(post):

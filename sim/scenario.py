@@ -106,20 +106,15 @@ class Scenario:
     def nominal_growth(self, year: int) -> float:
         """Nominal demand growth in ``year``: the observed value of ``[growth] nominal`` for that
         year (a historical window's input), else ``parameters.nominal_growth``."""
-        for y, g in self.growth:
-            if y == year:
-                return g
-        return self.parameters.nominal_growth
+        return dict(self.growth).get(year, self.parameters.nominal_growth)
 
     def public_rd_growth(self, year: int) -> float:
         """Growth of institutes' and universities' R&D appropriations in ``year``: the observed
         value of ``[growth] public_rd`` for that year (a historical window's input: the public
         budget is a policy, not a market outcome), else :meth:`nominal_growth` (appropriations
         follow the economy's nominal growth, the forecast's assumption)."""
-        for y, g in self.public_growth:
-            if y == year:
-                return g
-        return self.nominal_growth(year)
+        observed = dict(self.public_growth)
+        return observed[year] if year in observed else self.nominal_growth(year)
 
     # -- factors ---------------------------------------------------------------------
     def value_of(self, key: str) -> float:
@@ -359,8 +354,7 @@ def scenario_from_dict(raw: dict[str, Any], where: str = "<scenario>") -> Scenar
     sc = Scenario(
         name=meta.get("name", "unnamed"), description=meta.get("description", ""), path=where,
         levers=levers, parameters=params, initial=initial, run=RunSettings(**settings),
-        growth=_growth(raw.get("growth", {}), where, "nominal"),
-        public_growth=_growth(raw.get("growth", {}), where, "public_rd"),
+        **_growth(raw.get("growth", {}), where),
     )
     _check_joint(sc, f"{where}: ")
     try:
@@ -396,21 +390,26 @@ GROWTH_RANGE = (-0.3, 0.5)
 """Allowed observed nominal growth rates of ``[growth]`` (a year's contraction of 30% to a rise of 50%)."""
 
 
-def _growth(raw: dict[str, Any], where: str, key: str) -> tuple[tuple[int, float], ...]:
-    """Validate ``[growth]`` and return its ``key`` table: ``nominal = {YEAR = rate}`` (observed
-    nominal demand growth, required in a ``[growth]`` table), ``public_rd = {YEAR = rate}``
-    (observed growth of public R&D appropriations, optional), rates in ``GROWTH_RANGE``, and a
-    required ``source``."""
+def _growth(raw: dict[str, Any], where: str) -> dict[str, tuple[tuple[int, float], ...]]:
+    """Validate ``[growth]``: ``nominal = {YEAR = rate}`` (observed nominal demand growth,
+    required in a ``[growth]`` table), ``public_rd = {YEAR = rate}`` (observed growth of public
+    R&D appropriations, optional), rates in ``GROWTH_RANGE``, and a required ``source``.
+    Returns the Scenario fields ``growth`` and ``public_growth``."""
     if not raw:
-        return ()
+        return {}
     unknown = sorted(set(raw) - {"nominal", "public_rd", "source"})
     if unknown:
         raise ScenarioError(f"{where}: unknown key growth.{unknown[0]}; allowed: nominal, public_rd, source")
     if not isinstance(raw.get("source"), str) or not raw["source"].strip():
         raise ScenarioError(f"{where}: growth.source is missing (where the observed growth comes from)")
-    table = raw.get(key)
-    if key != "nominal" and table is None:
-        return ()
+    fields = {"growth": _rates(raw.get("nominal"), where, "nominal")}
+    if "public_rd" in raw:
+        fields["public_growth"] = _rates(raw["public_rd"], where, "public_rd")
+    return fields
+
+
+def _rates(table: Any, where: str, key: str) -> tuple[tuple[int, float], ...]:
+    """One ``[growth]`` table ``{YEAR = rate}``, checked, as sorted ``(year, rate)`` pairs."""
     if not isinstance(table, dict) or not table:
         raise ScenarioError(f"{where}: growth.{key} must be a table {{YEAR = rate}}")
     lo, hi = GROWTH_RANGE

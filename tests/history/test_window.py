@@ -78,7 +78,7 @@ def test_entry_into_rd_rule_and_its_effect_on_the_window():
     assert 15.0 < share[0.021][1] < 24.0
 
 
-def test_observed_nominal_growth_by_year(tmp_path):
+def test_observed_nominal_growth_by_year(tmp_path, one_line_error):
     """[growth] nominal: the window's observed demand growth by year; other years use
     parameters.nominal_growth; bad tables get one-line errors."""
     from sim.scenario import ScenarioError
@@ -95,14 +95,11 @@ def test_observed_nominal_growth_by_year(tmp_path):
                        ('nominal = {2009 = 0.1}', "growth.source is missing"),
                        ('nominal = {x = 0.1}\nsource = "s"', "is not a year"),
                        ('rate = 1\nsource = "s"', "unknown key growth.rate")):
-        f = tmp_path / "g.toml"
-        f.write_text(f'[scenario]\nname = "g"\n[growth]\n{body}\n')
-        with pytest.raises(ScenarioError) as exc:
-            load_scenario(f)
-        assert frag in str(exc.value) and "\n" not in str(exc.value)
+        one_line_error(tmp_path / "g.toml", f'[scenario]\nname = "g"\n[growth]\n{body}\n', load_scenario,
+                       ScenarioError, frag)
 
 
-def test_observed_public_rd_growth_drives_appropriations(tmp_path):
+def test_observed_public_rd_growth_drives_appropriations(tmp_path, one_line_error):
     """[growth] public_rd: the window's observed growth of R&D outside enterprises (national
     minus enterprise R&D); other years fall back to the year's nominal growth, so scenarios
     without it (every forecast) keep appropriations on nominal growth, byte for byte.
@@ -127,8 +124,5 @@ def test_observed_public_rd_growth_drives_appropriations(tmp_path):
                        ('nominal = {2009 = 0.1}\npublic_rd = 3\nsource = "s"', "growth.public_rd must be a table"),
                        ('public_rd = {2009 = 0.1}\nsource = "s"', "growth.nominal must be a table"),
                        ('nominal = {2009 = 0.1}\nfoo = 1\nsource = "s"', "allowed: nominal, public_rd, source")):
-        f = tmp_path / "p.toml"
-        f.write_text(f'[scenario]\nname = "p"\n[growth]\n{body}\n')
-        with pytest.raises(ScenarioError) as exc:
-            load_scenario(f)
-        assert frag in str(exc.value) and "\n" not in str(exc.value)
+        one_line_error(tmp_path / "g.toml", f'[scenario]\nname = "g"\n[growth]\n{body}\n', load_scenario,
+                       ScenarioError, frag)
