@@ -164,7 +164,9 @@ class Statistic:
 
 
 def statistics_from_history(history, model_years, base: int, years=None) -> list[Statistic]:
-    """Every observed growth ``ln(y_t / y_b)`` the model can reproduce (t > base in its years).
+    """Every observed growth ``ln(y_t / y_r)`` the model can reproduce (t > base in its years),
+    with ``r`` the base year or, after a break of the series, its reference year
+    (``Series.reference``: the first observed year on or after the break, itself not fitted).
 
     Weights: each statistic of a series with n statistics weighs ``1 / sqrt(n)``, so every
     series contributes alike to the squared distance however many years it was observed."""
@@ -172,9 +174,11 @@ def statistics_from_history(history, model_years, base: int, years=None) -> list
     for name, s in history.scored().items():
         if base not in s.values:
             continue
-        ts = [t for t in sorted(s.values) if t > base and t in model_years and (years is None or t in years)]
+        ts = [t for t in sorted(s.values) if t > base and t in model_years and (years is None or t in years)
+              and s.reference(t, base) is not None]
         for t in ts:
-            out.append(Statistic(name, s.indicator, base, t, math.log(s.values[t] / s.values[base]),
+            r = s.reference(t, base)
+            out.append(Statistic(name, s.indicator, r, t, math.log(s.values[t] / s.values[r]),
                                  1.0 / math.sqrt(len(ts))))
     return out
 

@@ -152,8 +152,9 @@ def _q(text: str) -> str:
 
 
 def synthetic_history(template, years, paths, note: str) -> str:
-    """History TOML with the template's scored series and observed years (within ``years``),
-    valued by the model's paths. One-line error for a value the history schema refuses."""
+    """History TOML with the template's scored series, observed years (within ``years``) and
+    breaks, valued by the model's paths, so the synthetic data are fitted exactly as the
+    real ones are. One-line error for a value the history schema refuses."""
     lines = [f"# synthetic history: {note}",
              f"# series and years: those of {template.path} that name a model indicator, within the "
              f"simulated years {years[0]}-{years[-1]}", ""]
@@ -170,7 +171,11 @@ def synthetic_history(template, years, paths, note: str) -> str:
             vals.append(f"{y} = {v!r}")
         lines += [f"[{name}]", f"unit = {_q('model units of ' + s.indicator)}",
                   f"source = {_q('synthetic: ' + note)}", f"values = {{ {', '.join(vals)} }}",
-                  f"indicator = {_q(s.indicator)}", ""]
+                  f"indicator = {_q(s.indicator)}"]
+        brk = {k: why for k, why in s.breaks.items() if ys[0] < k <= ys[-1]}
+        if brk:
+            lines.append("breaks = { " + ", ".join(f"{k} = {_q(why)}" for k, why in brk.items()) + " }")
+        lines.append("")
     return "\n".join(lines)
 
 

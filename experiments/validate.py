@@ -17,6 +17,11 @@ the observed years ``t`` after the base year ``b``:
   is the prediction interval ``beta (t - b) +/- t_{0.95, n-2} * s_e * sqrt(1 + (t - b)^2 / S_xx)``
   (``s_e`` the residual standard error, ``S_xx = sum (s - s_bar)^2``; needs n >= 3).
 * **ratio** model score / trend score: below 1 the model forecasts growth better.
+* **breaks** (``breaks`` of a series, ``sim/history.py``): growth to a year after a break is
+  measured from the first observed year on or after it (the *reference* ``r``) for the data,
+  the model (``ln(m_r(t) / m_r(r))``) and the trend (``beta * (t - r)``, band with
+  ``t - r`` for ``t - b``), and the trend is fitted on the base year's segment only; the
+  reference year itself is not scored.
 
 Levels in the plots are the observed base value times ``exp(growth)``, so fans, points and
 the trend line share the series' unit.
@@ -69,6 +74,9 @@ class SeriesValidation:
     ratio: float | None          # model score / trend score
     model_years: list[int] = field(default_factory=list)
     model_growth_paths: list[list[float]] = field(default_factory=list, repr=False)
+    references: list[int] = field(default_factory=list)   # year each scored year's growth is measured from
+    reference_values: list[float] = field(default_factory=list)   # observed value in that year
+    breaks: dict[int, str] = field(default_factory=dict)
 
 
 def _score(growth, low, high, observed_growth) -> ForecastScore:
@@ -95,26 +103,29 @@ def model_growth(paths: np.ndarray, model_years, base: int) -> np.ndarray:
         return np.where(ok, np.log(np.where(ok, paths, 1.0) / np.where(paths[:, [b]] > 0, paths[:, [b]], 1.0)), np.nan)
 
 
-def score_model(paths, model_years, observed: dict[int, float], base: int, years) -> ForecastScore:
-    """Model scores on ``years`` (median growth, 5-95% band over replications)."""
+def score_model(paths, model_years, observed: dict[int, float], base: int, years, refs=None) -> ForecastScore:
+    """Model scores on ``years`` (median growth, 5-95% band over replications).
+
+    ``refs``: per scored year the year its growth is measured from (default: ``base``)."""
+    refs = list(refs) if refs is not None else [base] * len(years)
+    my = list(model_years)
     g = model_growth(paths, model_years, base)
-    cols = [list(model_years).index(t) for t in years]
-    sub = g[:, cols]
+    sub = g[:, [my.index(t) for t in years]] - g[:, [my.index(r) for r in refs]]
     if np.isnan(sub).all(axis=0).any():
         bad = years[int(np.flatnonzero(np.isnan(sub).all(axis=0))[0])]
         raise ValueError(f"model growth undefined in {bad} (indicator not positive)")
-    obs = [math.log(observed[t] / observed[base]) for t in years]
+    obs = [math.log(observed[t] / observed[r]) for t, r in zip(years, refs)]
     return _score(np.nanmedian(sub, axis=0), np.nanpercentile(sub, BAND[0], axis=0),
                   np.nanpercentile(sub, BAND[1], axis=0), obs)
 
 
-def fit_trend(observed: dict[int, float], base: int) -> tuple[float, float, list[int], float | None]:
-    """Least-squares log-linear trend on the observed years up to ``base``.
+def fit_trend(observed: dict[int, float], base: int, fit_years=None) -> tuple[float, float, list[int], float | None]:
+    """Least-squares log-linear trend on the observed years up to ``base`` (or ``fit_years``).
 
     Returns (slope beta, residual standard error s_e or nan, fitted years, S_xx).
     Raises ``ValueError`` with fewer than two years.
     """
-    fit = sorted(y for y in observed if y <= base)
+    fit = sorted(fit_years) if fit_years is not None else sorted(y for y in observed if y <= base)
     if len(fit) < 2:
         raise ValueError(f"fewer than two observed years up to {base}")
     x = np.array(fit, float)
@@ -126,17 +137,19 @@ def fit_trend(observed: dict[int, float], base: int) -> tuple[float, float, list
     return beta, se, fit, sxx
 
 
-def score_trend(observed: dict[int, float], base: int, years) -> tuple[ForecastScore, float, list[int]]:
+def score_trend(observed: dict[int, float], base: int, years, refs=None, fit_years=None
+                ) -> tuple[ForecastScore, float, list[int]]:
     """The naive trend forecaster's scores (see the module docstring)."""
-    beta, se, fit, sxx = fit_trend(observed, base)
-    h = np.array([t - base for t in years], float)
+    refs = list(refs) if refs is not None else [base] * len(years)
+    beta, se, fit, sxx = fit_trend(observed, base, fit_years)
+    h = np.array([t - r for t, r in zip(years, refs)], float)
     growth = beta * h
     if math.isfinite(se):
         half = stats.t.ppf(0.95, len(fit) - 2) * se * np.sqrt(1.0 + h ** 2 / sxx)
         low, high = growth - half, growth + half
     else:
         low = high = np.full(len(h), np.nan)
-    obs = [math.log(observed[t] / observed[base]) for t in years]
+    obs = [math.log(observed[t] / observed[r]) for t, r in zip(years, refs)]
     return _score(growth, low, high, obs), beta, fit
 
 
@@ -153,13 +166,15 @@ def validate_series(series, paths, model_years, base: int, years: list[int] | No
         raise ValueError(f"not observed in the base year {base}")
     if base not in model_years:
         raise ValueError(f"the model does not cover the base year {base}")
-    cand = [t for t in obs if t > base and t in model_years]
+    cand = [t for t in obs if t > base and t in model_years and series.reference(t, base) is not None]
     years = sorted(set(cand) & set(years)) if years is not None else sorted(cand)
     if not years:
-        raise ValueError(f"no observed year after {base} within the chosen years and the model's years")
-    model = score_model(paths, model_years, obs, base, years)
+        raise ValueError(f"no observed year after {base} within the chosen years and the model's years"
+                         + (" (a break opens each)" if series.breaks else ""))
+    refs = [series.reference(t, base) for t in years]
+    model = score_model(paths, model_years, obs, base, years, refs)
     try:
-        trend, beta, fit = score_trend(obs, base, years)
+        trend, beta, fit = score_trend(obs, base, years, refs, series.trend_years(base))
     except ValueError:
         trend, beta, fit = None, None, []
     ratio = None
@@ -169,9 +184,10 @@ def validate_series(series, paths, model_years, base: int, years: list[int] | No
     return SeriesValidation(
         series=series.name, indicator=series.indicator, unit=series.unit, base_year=base,
         base_value=obs[base], years=years, observed=[obs[t] for t in years],
-        observed_growth=[math.log(obs[t] / obs[base]) for t in years], model=model, trend=trend,
+        observed_growth=[math.log(obs[t] / obs[r]) for t, r in zip(years, refs)], model=model, trend=trend,
         trend_fit_years=fit, trend_slope=beta, ratio=ratio, model_years=model_years,
-        model_growth_paths=g.tolist())
+        model_growth_paths=g.tolist(), references=refs,
+        reference_values=[obs[r] for r in refs], breaks=dict(series.breaks))
 
 
 def validate(history, paths_by_indicator: dict[str, np.ndarray], model_years, base: int,
@@ -220,7 +236,8 @@ def format_validation(res: dict) -> str:
             ts = _f(r.trend.score)
         else:
             ti, ts = "n/a", "n/a"
-        lines.append(f"{r.series:32} {yrs:>9} {_f(r.model.score):>12} {mi:>7} {ts:>12} {ti:>7} {_f(r.ratio, '.2f'):>11}")
+        name = r.series + ("*" if any(k > r.base_year for k in r.breaks) else "")
+        lines.append(f"{name:32} {yrs:>9} {_f(r.model.score):>12} {mi:>7} {ts:>12} {ti:>7} {_f(r.ratio, '.2f'):>11}")
     s = res["summary"]
     lines.append("-" * len(head))
     lines.append(f"{'mean over series':32} {'':>9} {_f(s['model_score_mean']):>12} {_f(s['model_coverage'], '.2f'):>7} "
@@ -228,6 +245,13 @@ def format_validation(res: dict) -> str:
     lines.append(f"|dlog| = mean |log error| of growth since {res['base_year']}; in 90% = observations inside the "
                  f"90% band; trend = log-linear trend fitted to the observed years up to {res['base_year']} "
                  f"(ratio over series with a trend)")
+    marked = [r for r in res["series"] if any(k > res["base_year"] for k in r.breaks)]
+    for r in marked:
+        lines.append(f"* {r.series}: " + "; ".join(f"break {k}: {why}" for k, why in r.breaks.items()
+                                                  if k > res["base_year"]))
+    if marked:
+        lines.append("* growth after a break is measured from the first observed year on or after it "
+                     "(that year is not scored)")
     for k in res["skipped"]:
         lines.append(f"not scored: {k['series']}: {k['reason']}")
     return "\n".join(lines)
@@ -248,18 +272,31 @@ def plot_series(r: SeriesValidation, folder: Path) -> str:
     plt = pyplot()
     g = np.asarray(r.model_growth_paths, float)
     years = np.array(r.model_years)
-    keep = years >= r.base_year
-    lv = r.base_value * np.exp(g[:, keep])
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    ax.fill_between(years[keep], np.nanpercentile(lv, BAND[0], axis=0), np.nanpercentile(lv, BAND[1], axis=0),
-                    color="C0", alpha=0.25, label="model 90% band")
-    ax.plot(years[keep], np.nanmedian(lv, axis=0), color="C0", lw=2, label="model median")
+    # one fan per segment: anchored at the observed base, and after each break at the observed
+    # reference year (the model's growth since that year times its observed value)
+    anchors = [(r.base_year, r.base_value)]
+    for ref in sorted(set(r.references) - {r.base_year}):
+        anchors.append((ref, r.reference_values[r.references.index(ref)]))
+    starts = [a for a, _ in anchors] + [int(years[-1]) + 1]
+    for i, (a, va) in enumerate(anchors):
+        nxt = min([k for k in r.breaks if k > a] + [starts[i + 1]])
+        keep = (years >= a) & (years < nxt)
+        ia = int(np.flatnonzero(years == a)[0])
+        lv = va * np.exp(g[:, keep] - g[:, [ia]])
+        ax.fill_between(years[keep], np.nanpercentile(lv, BAND[0], axis=0), np.nanpercentile(lv, BAND[1], axis=0),
+                        color="C0", alpha=0.25, label="model 90% band" if i == 0 else None)
+        ax.plot(years[keep], np.nanmedian(lv, axis=0), color="C0", lw=2, label="model median" if i == 0 else None)
+    for k, why in r.breaks.items():
+        if k > r.base_year:
+            ax.axvline(k - 0.5, color="0.5", ls=":", lw=1, label="break (rebased)" if k == min(r.breaks) else None)
     if r.trend is not None:
         tyears = np.arange(min(r.trend_fit_years), max(max(r.years), r.base_year) + 1)
         ax.plot(tyears, r.base_value * np.exp(r.trend_slope * (tyears - r.base_year)), color="C2", ls="--",
                 label=f"trend (fit {min(r.trend_fit_years)}-{max(r.trend_fit_years)})")
     ax.plot(r.years, r.observed, "o", color="k", ms=4, label="observed")
-    ax.plot([r.base_year], [r.base_value], "s", color="k", ms=5, mfc="none", label=f"base {r.base_year}")
+    ax.plot([a for a, _ in anchors], [v for _, v in anchors], "s", color="k", ms=5, mfc="none",
+            label=f"base {r.base_year}" + (" and references" if len(anchors) > 1 else ""))
     ax.set_title(f"{r.series} ({r.indicator}); model growth from the observed base", fontsize=8)
     ax.set_ylabel(r.unit[:60], fontsize=7)
     ax.legend(fontsize=6)

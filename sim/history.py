@@ -8,8 +8,14 @@ A history file is TOML with one table per series (schema in the header of
     source = "NBS ..."
     values = { 2008 = 0.61, 2009 = 0.69 }
     derived = [2009]                      # optional: computed, not published
+    breaks = { 2011 = "why" }             # optional: coverage or method changed this year
     indicator = "rd_intensity_industry_pct"   # optional: the model indicator it observes
     notes = "..."                         # optional
+
+A *break* is a year from which the series' coverage or method changed (a census, a new
+survey threshold): growth across it mixes behaviour with bookkeeping, so growth to a year
+after a break is measured from the first observed year on or after the break
+(:meth:`Series.reference`), and that year itself is not scored.
 
 Every value carries its series' unit and source, and whether it was derived. The loader
 checks the file the way ``sim/params.py`` checks the other data: a malformed file, an
@@ -26,7 +32,7 @@ from pathlib import Path
 
 from sim.scenario import ScenarioError
 
-SERIES_KEYS = {"unit", "source", "values", "derived", "indicator", "notes"}
+SERIES_KEYS = {"unit", "source", "values", "derived", "breaks", "indicator", "notes"}
 REQUIRED_KEYS = ("unit", "source", "values")
 YEAR_RANGE = (1900, 2100)
 SHIPPED = "history_2008_2015.toml"
@@ -47,10 +53,31 @@ class Series:
     derived: frozenset[int] = frozenset()
     indicator: str | None = None
     notes: str = ""
+    breaks: dict[int, str] = field(default_factory=dict)
 
     @property
     def years(self) -> tuple[int, ...]:
         return tuple(sorted(self.values))
+
+    def reference(self, year: int, base: int) -> int | None:
+        """The observed year growth to ``year`` is measured from, given the base year.
+
+        ``base`` unless a break ``k`` lies in ``(base, year]``; then the first observed year
+        ``r >= k`` of the latest such break, and ``None`` when ``r == year`` (the year opens a
+        new segment: no comparable earlier value). Example: values 2008, 2009, 2011, 2012,
+        break 2011, base 2008 -> 2009: 2008; 2011: None; 2012: 2011.
+        """
+        crossed = [k for k in self.breaks if base < k <= year]
+        if not crossed:
+            return base
+        k = max(crossed)
+        r = min(y for y in self.values if y >= k)  # year itself is observed, so r <= year
+        return None if r == year else r
+
+    def trend_years(self, base: int) -> list[int]:
+        """Observed years up to ``base`` in base's segment (after the last break <= base)."""
+        k = max((b for b in self.breaks if b <= base), default=None)
+        return sorted(y for y in self.values if y <= base and (k is None or y >= k))
 
 
 @dataclass(frozen=True)
@@ -137,8 +164,23 @@ def _series(where: str, name: str, e, indicators: set[str]) -> Series:
     missing = sorted(set(derived) - set(values))
     if missing:
         raise HistoryError(f"{at}.derived: year {missing[0]} has no value in {name}.values")
+    breaks = e.get("breaks", {})
+    if not isinstance(breaks, dict):
+        raise HistoryError(f"{at}.breaks: expected a table {{YEAR = \"why the series changed\", ...}}, got {breaks!r}")
+    brk: dict[int, str] = {}
+    for ky, why in breaks.items():
+        try:
+            year = int(ky)
+        except ValueError:
+            raise HistoryError(f"{at}.breaks: {ky!r} is not a year") from None
+        if not isinstance(why, str) or not why.strip():
+            raise HistoryError(f"{at}.breaks.{ky}: expected a non-empty string saying what changed, got {why!r}")
+        if not any(y >= year for y in values) or year <= min(values):
+            raise HistoryError(f"{at}.breaks.{ky}: must lie after the first observed year and on or before the last "
+                               f"({min(values)}-{max(values)})")
+        brk[year] = why
     ind = e.get("indicator")
     if ind is not None and ind not in indicators:
         raise HistoryError(f"{at}.indicator: unknown model indicator {ind!r}; see sim/indicators.py")
     return Series(name, e["unit"], e["source"], dict(sorted(values.items())), frozenset(derived), ind,
-                  e.get("notes", ""))
+                  e.get("notes", ""), dict(sorted(brk.items())))

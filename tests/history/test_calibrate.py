@@ -59,6 +59,18 @@ def test_statistics_are_observed_growth_since_the_base_year():
     assert zero["a:2017"] == 10.0
 
 
+def test_statistics_after_a_break_are_growth_from_its_reference_year():
+    h = History("m", "0", {"a": Series("a", "u", "s", {2015: 2.0, 2016: 3.0, 2017: 6.0, 2019: 9.0}, frozenset(),
+                                       "national_rd_bn_yuan", "", {2017: "census"})})
+    st = statistics_from_history(h, list(range(2015, 2021)), 2015)
+    # 2016 from the base; 2017 opens the new segment (not fitted); 2019 from 2017
+    assert [(s.name, s.base, s.year) for s in st] == [("a:2016", 2015, 2016), ("a:2019", 2017, 2019)]
+    assert [s.observed for s in st] == pytest.approx([math.log(1.5), math.log(1.5)])
+    assert [s.weight for s in st] == pytest.approx([1 / math.sqrt(2)] * 2)
+    sim = simulated_statistics({"national_rd_bn_yuan": np.array([10.0, 11, 12, 13, 14, 15])}, range(2015, 2021), st)
+    assert sim == {"a:2016": pytest.approx(math.log(1.1)), "a:2019": pytest.approx(math.log(14 / 12))}
+
+
 def test_particle_seed_depends_on_master_and_values_only():
     assert particle_seed(1, [0.1, 0.2]) == particle_seed(1, [0.1, 0.2])
     assert particle_seed(1, [0.1, 0.2]) != particle_seed(2, [0.1, 0.2])

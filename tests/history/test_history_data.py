@@ -59,10 +59,43 @@ GOOD = 'unit = "bn"\nsource = "s"\nvalues = {2010 = 1.0, 2011 = 2.0}\n'
     ("a = 3\n", "a: must be a table"),
     ("", "no series"),
     ("[a\n", "not valid TOML"),
+    ("[a]\n" + GOOD + "breaks = [2011]\n", "a.breaks: expected a table"),
+    ("[a]\n" + GOOD + "breaks = {soon = 'x'}\n", "a.breaks: 'soon' is not a year"),
+    ("[a]\n" + GOOD + "breaks = {2011 = ''}\n", "a.breaks.2011: expected a non-empty string"),
+    ("[a]\n" + GOOD + "breaks = {2010 = 'census'}\n", "a.breaks.2010: must lie after the first observed year"),
+    ("[a]\n" + GOOD + "breaks = {2012 = 'census'}\n", "a.breaks.2012: must lie after the first observed year"),
 ])
 def test_bad_history_files_get_one_line_errors(tmp_path, body, fragment, one_line_error):
     f = tmp_path / "h.toml"
     assert one_line_error(f, body, load_history, HistoryError, fragment).startswith(str(f))
+
+
+def test_reference_year_after_breaks_by_hand():
+    from sim.history import Series
+
+    s = Series("a", "u", "s", {2008: 1.0, 2009: 2.0, 2011: 3.0, 2012: 4.0, 2014: 5.0}, frozenset(), None, "",
+               {2010: "census", 2012: "threshold"})
+    base = 2008
+    # 2009 before any break; the 2010 break's first observed year is 2011 (opens a segment);
+    # 2012 is itself a break year (opens the next segment); 2014 is measured from 2012
+    assert [s.reference(t, base) for t in (2009, 2011, 2012, 2014)] == [2008, None, None, 2012]
+    # a break at or before the base year is not crossed
+    assert s.reference(2014, 2012) == 2012 and s.reference(2012, 2011) is None
+    assert s.trend_years(2011) == [2011] and s.trend_years(2009) == [2008, 2009]
+    assert s.trend_years(2014) == [2012, 2014]
+
+
+def test_shipped_breaks_are_the_documented_statistical_ones():
+    h = load_history()
+    census = {"national_rd", "enterprise_rd", "enterprise_rd_share", "industrial_rd", "industrial_rd_intensity",
+              "industrial_firms_with_rd_share"}
+    threshold = {"industrial_rd", "industrial_rd_intensity", "industrial_firms_with_rd_share"}
+    for name, s in h.series.items():
+        assert (2009 in s.breaks) == (name in census), name
+        assert (2011 in s.breaks) == (name in threshold), name
+        assert set(s.breaks) <= {2009, 2011}, name
+    assert "census" in h.series["national_rd"].breaks[2009]
+    assert "20 million" in h.series["industrial_rd"].breaks[2011]
 
 
 def test_bad_history_through_the_cli_exits_2_with_one_line_and_no_output(tmp_path, capsys):

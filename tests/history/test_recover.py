@@ -144,6 +144,22 @@ def test_synthetic_history_keeps_only_scored_series_and_simulated_years():
         synthetic_history(h, years, {"national_rd_bn_yuan": np.array([0.0, 1.0, 1.0])}, "n")
 
 
+def test_synthetic_history_keeps_the_breaks_inside_its_years(tmp_path):
+    h = History("obs.toml", "0", {
+        "a": Series("a", "u", "s", {2008: 2.0, 2009: 2.5, 2010: 3.0}, frozenset(), "national_rd_bn_yuan", "",
+                    {2009: "census \"two\""}),
+        "b": Series("b", "u", "s", {2005: 1.0, 2008: 2.0, 2010: 3.0}, frozenset(), "pct_applications", "",
+                    {2007: "old break, before the simulated years"})})
+    years = [2008, 2009, 2010]
+    paths = {"national_rd_bn_yuan": np.array([10.0, 11.0, 12.5]), "pct_applications": np.array([1.0, 2.0, 3.0])}
+    f = tmp_path / "syn.toml"
+    f.write_text(synthetic_history(h, years, paths, "n"))
+    syn = load_history(f)
+    assert syn.series["a"].breaks == {2009: 'census "two"'} and syn.series["b"].breaks == {}
+    # so the synthetic data are fitted like the real ones: 2010 measured from 2009
+    assert syn.series["a"].reference(2010, 2008) == 2009
+
+
 def test_truth_from_a_posterior_mean_is_its_weighted_mean(files, tmp_path):
     post = tmp_path / "post"
     post.mkdir()

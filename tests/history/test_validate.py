@@ -146,8 +146,10 @@ def test_cli_pseudo_out_of_sample_base_2012_scores_model_against_trend(tmp_path,
     assert rc == 0, cap.err
     line = next(l for l in cap.out.splitlines() if l.startswith("industrial_rd_intensity"))
     # the saved paths are the observations, so the model scores 0 against a positive trend score
-    t5 = h.series["industrial_rd_intensity"].values
-    tr, _, _ = score_trend(t5, 2012, [2013, 2014, 2015])
+    # the trend sees only the years since the 2011 break (2011, 2012: two points, so no band)
+    s5 = h.series["industrial_rd_intensity"]
+    tr, _, fit = score_trend(s5.values, 2012, [2013, 2014, 2015], fit_years=s5.trend_years(2012))
+    assert fit == [2011, 2012] and tr.coverage is None
     assert f"{tr.score:.3f}" in line and "0.000" in line and "3/3" in line
 
 
@@ -175,3 +177,53 @@ def test_cli_refuses_a_history_the_model_cannot_score(capsys):
                "--scale", "0.003", "--json"])
     err = capsys.readouterr().err
     assert rc == 2 and "no series can be scored" in err and err.count("\n") == 1
+
+
+def test_a_break_rebases_growth_for_data_model_and_trend_by_hand():
+    # the data jump x1.5 at the 2010 break (a new survey); the model has no jump
+    obs = {2007: 80.0, 2008: 100.0, 2009: 110.0, 2010: 180.0, 2011: 200.0, 2012: 230.0}
+    model = np.tile([100.0, 110.0, 120.0, 200.0 / 1.5, 230.0 / 1.5], (4, 1)) * 2.0
+    years = [2008, 2009, 2010, 2011, 2012]
+    plain = Series("x", "bn", "t", obs, frozenset(), "national_rd_bn_yuan")
+    broken = Series("x", "bn", "t", obs, frozenset(), "national_rd_bn_yuan", "", {2010: "census"})
+    # without the break the jump is an error of ln(1.5) in every later year
+    r0 = validate_series(plain, model, years, 2008)
+    assert r0.model.abs_log_error == pytest.approx([0.0, math.log(1.5), math.log(1.5), math.log(1.5)], abs=1e-12)
+    # with it, 2010 opens a segment (not scored) and 2011, 2012 are measured from 2010:
+    # model ln((200/1.5)/120) against data ln(200/180), i.e. exact here
+    r = validate_series(broken, model, years, 2008)
+    assert r.years == [2009, 2011, 2012] and r.references == [2008, 2010, 2010]
+    assert r.reference_values == [100.0, 180.0, 180.0]
+    assert r.observed_growth == pytest.approx([math.log(1.1), math.log(200 / 180), math.log(230 / 180)])
+    assert r.model.growth == pytest.approx([math.log(1.1), math.log(200 / 1.5 / 120), math.log(230 / 1.5 / 120)])
+    assert r.model.abs_log_error == pytest.approx([0.0, abs(math.log(200 / 1.5 / 120) - math.log(200 / 180)),
+                                                   abs(math.log(230 / 1.5 / 120) - math.log(230 / 180))], abs=1e-12)
+    # the trend from base 2009 is fitted on the base's segment (2007-2009: no break before 2010)
+    # and forecasts 2011, 2012 from the reference 2010: beta * (t - 2010)
+    r9 = validate_series(broken, model, years, 2009)
+    assert r9.years == [2011, 2012] and r9.trend_fit_years == [2007, 2008, 2009]
+    beta = (math.log(110) - math.log(80)) / 2
+    assert r9.trend.growth == pytest.approx([beta, 2 * beta])
+    # from base 2011 the trend sees only the segment after the break
+    r11 = validate_series(broken, model, years, 2011)
+    assert r11.trend_fit_years == [2010, 2011] and r11.trend_slope == pytest.approx(math.log(200 / 180))
+    assert r11.years == [2012] and r11.references == [2011]
+
+
+def test_break_without_a_later_observation_leaves_nothing_to_score():
+    s = Series("x", "bn", "t", {2008: 1.0, 2010: 2.0}, frozenset(), "national_rd_bn_yuan", "", {2009: "census"})
+    with pytest.raises(ValueError, match="a break opens each"):
+        validate_series(s, np.ones((2, 3)), [2008, 2009, 2010], 2008)
+
+
+def test_validate_text_marks_series_with_breaks(tmp_path):
+    f = tmp_path / "h.toml"
+    f.write_text('[a]\nunit = "bn"\nsource = "s"\nindicator = "national_rd_bn_yuan"\n'
+                 'values = {2015 = 1.0, 2016 = 2.0, 2017 = 3.0, 2018 = 4.0}\nbreaks = {2017 = "census"}\n')
+    from experiments.validate import format_validation
+    h = load_history(f)
+    paths = np.array([[1.0, 1.1, 1.2, 1.3], [1.0, 1.2, 1.3, 1.4]])
+    res = validate(h, {"national_rd_bn_yuan": paths}, [2015, 2016, 2017, 2018], 2015)
+    text = format_validation(res)
+    assert "a*" in text and "break 2017: census" in text and "first observed year on or after it" in text
+    assert res["series"][0].years == [2016, 2018] and res["series"][0].references == [2015, 2017]
