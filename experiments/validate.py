@@ -76,6 +76,7 @@ class SeriesValidation:
     model_growth_paths: list[list[float]] = field(default_factory=list, repr=False)
     references: list[int] = field(default_factory=list)   # year each scored year's growth is measured from
     reference_values: list[float] = field(default_factory=list)   # observed value in that year
+    unscored: dict[int, float] = field(default_factory=dict)   # observed after base, opening a segment
     breaks: dict[int, str] = field(default_factory=dict)
 
 
@@ -187,7 +188,8 @@ def validate_series(series, paths, model_years, base: int, years: list[int] | No
         observed_growth=[math.log(obs[t] / obs[r]) for t, r in zip(years, refs)], model=model, trend=trend,
         trend_fit_years=fit, trend_slope=beta, ratio=ratio, model_years=model_years,
         model_growth_paths=g.tolist(), references=refs,
-        reference_values=[obs[r] for r in refs], breaks=dict(series.breaks))
+        reference_values=[obs[r] for r in refs], breaks=dict(series.breaks),
+        unscored={t: obs[t] for t in obs if t > base and t in model_years and series.reference(t, base) is None})
 
 
 def validate(history, paths_by_indicator: dict[str, np.ndarray], model_years, base: int,
@@ -295,9 +297,13 @@ def plot_series(r: SeriesValidation, folder: Path) -> str:
         ax.plot(tyears, r.base_value * np.exp(r.trend_slope * (tyears - r.base_year)), color="C2", ls="--",
                 label=f"trend (fit {min(r.trend_fit_years)}-{max(r.trend_fit_years)})")
     ax.plot(r.years, r.observed, "o", color="k", ms=4, label="observed")
+    if r.unscored:
+        ax.plot(list(r.unscored), list(r.unscored.values()), "o", color="k", ms=4, mfc="none",
+                label="observed, opens a segment (not scored)")
     ax.plot([a for a, _ in anchors], [v for _, v in anchors], "s", color="k", ms=5, mfc="none",
             label=f"base {r.base_year}" + (" and references" if len(anchors) > 1 else ""))
-    ax.set_title(f"{r.series} ({r.indicator}); model growth from the observed base", fontsize=8)
+    ax.set_title(f"{r.series} ({r.indicator}); model growth from the observed base"
+                 + (" (restarted at breaks)" if len(anchors) > 1 else ""), fontsize=8)
     ax.set_ylabel(r.unit[:60], fontsize=7)
     ax.legend(fontsize=6)
     fig.tight_layout()

@@ -193,7 +193,7 @@ def test_a_break_rebases_growth_for_data_model_and_trend_by_hand():
     # model ln((200/1.5)/120) against data ln(200/180), i.e. exact here
     r = validate_series(broken, model, years, 2008)
     assert r.years == [2009, 2011, 2012] and r.references == [2008, 2010, 2010]
-    assert r.reference_values == [100.0, 180.0, 180.0]
+    assert r.reference_values == [100.0, 180.0, 180.0] and r.unscored == {2010: 180.0}
     assert r.observed_growth == pytest.approx([math.log(1.1), math.log(200 / 180), math.log(230 / 180)])
     assert r.model.growth == pytest.approx([math.log(1.1), math.log(200 / 1.5 / 120), math.log(230 / 1.5 / 120)])
     assert r.model.abs_log_error == pytest.approx([0.0, abs(math.log(200 / 1.5 / 120) - math.log(200 / 180)),
