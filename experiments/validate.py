@@ -372,6 +372,8 @@ def cmd_validate(args) -> int:
     from sim.scenario import load_scenario
 
     history = load_history(args.history)
+    if args.ignore_breaks:
+        history = without_breaks(history)
     if args.results and args.posterior:
         raise ExperimentError("--posterior applies when the model is run (--scenario), not to saved --results")
     if args.results and args.scenario:
@@ -410,12 +412,13 @@ def cmd_validate(args) -> int:
         raise ExperimentError(f"{history.path}: no series can be scored against the model's years "
                               f"{model_years[0]}-{model_years[-1]} from base year {base} ({reason})")
     meta = {"command": "validate", "history": history.path, "history_digest": history.digest,
-            "posterior": None, **meta, "elapsed_s": round(time.perf_counter() - t0, 3),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            "breaks": "ignored" if args.ignore_breaks else "used", "posterior": None, **meta,
+            "elapsed_s": round(time.perf_counter() - t0, 3), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     doc = to_json(res, meta)
     text = (f"validate {history.path} against {meta.get('scenario') or meta.get('results')} "
             f"({meta.get('replications')} replications, scale {meta.get('scale')}, "
-            f"posterior: {meta['posterior']['file'] if meta['posterior'] else 'none'}), base year {base}\n"
+            f"posterior: {meta['posterior']['file'] if meta['posterior'] else 'none'}), base year {base}"
+            + (", statistical breaks ignored" if args.ignore_breaks else "") + "\n"
             + format_validation(res))
     if args.json:
         print(json.dumps(doc, indent=2))
@@ -434,6 +437,15 @@ def cmd_validate(args) -> int:
     return 0
 
 
+def without_breaks(history):
+    """The same history with every series' breaks dropped (``--ignore-breaks``: growth across
+    a change of survey scored as if it were behaviour, for comparison)."""
+    import dataclasses
+
+    return dataclasses.replace(history, series={k: dataclasses.replace(s, breaks={})
+                                                for k, s in history.series.items()})
+
+
 def default_scenario() -> str:
     """The scenario validated when none is given."""
     return "window_2008_2015"  # the shipped training window, scored against the shipped history
@@ -449,6 +461,9 @@ def register(subparsers) -> None:
     p.add_argument("--years", help="years to score, e.g. 2013-2015 or 2013,2015 (default: all observed after the base)")
     from .options import add_run_options
     add_run_options(p, unit="runs")
+    p.add_argument("--ignore-breaks", action="store_true",
+                   help="score growth across the series' statistical breaks as if it were behaviour (for "
+                        "comparison; default: growth after a break is measured from its first observed year)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the text table (default: text)")
     p.add_argument("--out", help="folder for validation.json, validation.txt and the plots "
                                  "(default results/validate-HISTORY)")

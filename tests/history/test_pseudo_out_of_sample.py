@@ -113,8 +113,8 @@ def test_forecast_from_2012_is_scored_on_2013_2015_beside_a_hand_computed_trend(
         assert s["years"] == [t for t in (2013, 2014, 2015) if t in obs]
         assert s["base_value"] == obs[2012]
         assert s["observed_growth"] == pytest.approx([math.log(obs[t] / obs[2012]) for t in s["years"]])
-        fit = sorted(t for t in obs if t <= 2012)
-        assert s["trend_fit_years"] == fit
+        fit = h.series[s["series"]].trend_years(2012)   # the years up to 2012 since the last break
+        assert s["trend_fit_years"] == fit and fit == [t for t in sorted(obs) if t <= 2012 and t >= min(fit)]
         # hand computation of the trend forecaster: OLS of ln y on the year over the fit years
         beta = np.polyfit(fit, np.log([obs[t] for t in fit]), 1)[0]
         hand = np.mean([abs(beta * (t - 2012) - math.log(obs[t] / obs[2012])) for t in s["years"]])
@@ -122,12 +122,17 @@ def test_forecast_from_2012_is_scored_on_2013_2015_beside_a_hand_computed_trend(
         assert s["ratio"] == pytest.approx(s["model"]["score"] / s["trend"]["score"])
         checked += 1
     assert checked >= 6
-    # T5, by hand from the shipped numbers: fit 2008, 2009, 2011, 2012 (0.61, 0.69, 0.71, 0.77)
+    # T5, by hand from the shipped numbers: the 2011 threshold break leaves 2011, 2012 (0.71, 0.77)
     t5 = next(s for s in doc["series"] if s["series"] == "industrial_rd_intensity")
-    # slope 0.0494 a year; forecast growth 0.0494, 0.0989, 0.1483 against observed ln(0.80/0.77) = 0.0382,
-    # ln(0.84/0.77) = 0.0870, ln(0.90/0.77) = 0.1560: mean |error| = (0.0112 + 0.0119 + 0.0077) / 3 = 0.0103
-    assert t5["trend_slope"] == pytest.approx(0.0494, abs=1e-4)
-    assert t5["trend"]["score"] == pytest.approx(0.0103, abs=1e-4)
+    assert t5["trend_fit_years"] == [2011, 2012]
+    # slope ln(0.77/0.71) = 0.0811 a year; forecast growth 0.0811, 0.1623, 0.2434 against observed
+    # ln(0.80/0.77) = 0.0382, ln(0.84/0.77) = 0.0870, ln(0.90/0.77) = 0.1560:
+    # mean |error| = (0.0429 + 0.0752 + 0.0874) / 3 = 0.0685
+    assert t5["trend_slope"] == pytest.approx(0.0811, abs=1e-4)
+    assert t5["trend"]["score"] == pytest.approx(0.0685, abs=1e-4)
+    # national R&D: the 2009 census break leaves 2009-2012 for the trend
+    nat = next(s for s in doc["series"] if s["series"] == "national_rd")
+    assert nat["trend_fit_years"] == [2009, 2010, 2011, 2012]
     # the 2013-2015 observations are what is scored: perturbing them moves both scores
     late_t5 = next(s for s in docs["late"]["series"] if s["series"] == "industrial_rd_intensity")
     assert late_t5["trend"]["score"] != pytest.approx(t5["trend"]["score"])
