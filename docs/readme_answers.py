@@ -142,14 +142,22 @@ def fit_figure(v: dict, hist, path: Path, title: str, default: dict | None = Non
     for ax, s in zip(axes, series):
         obs = hist.series[s["series"]].values
         b, bv = s["base_year"], s["base_value"]
-        yrs = [b] + s["years"]
-        lv = lambda g: bv * np.exp(np.r_[0.0, np.asarray(g, float)])
-        ax.fill_between(yrs, lv(s["model"]["low"]), lv(s["model"]["high"]), color="C0", alpha=0.25,
-                        label="model 90% band")
-        ax.plot(yrs, lv(s["model"]["growth"]), color="C0", lw=1.8, label="model median")
+        refs = s.get("references") or [b] * len(s["years"])
         d = dflt.get(s["series"])
-        if d is not None:
-            ax.plot(yrs, lv(d["model"]["growth"]), color="C1", lw=1.2, ls=":", label="default parameters")
+        # one fan per segment: from the base, and after each statistical break from its reference year
+        for k, ref in enumerate(sorted(set(refs))):
+            idx = [i for i, r in enumerate(refs) if r == ref]
+            yrs = [ref] + [s["years"][i] for i in idx]
+            lv = lambda g: obs[ref] * np.exp(np.r_[0.0, np.asarray(g, float)[idx]])  # noqa: B023
+            ax.fill_between(yrs, lv(s["model"]["low"]), lv(s["model"]["high"]), color="C0", alpha=0.25,
+                            label="model 90% band" if k == 0 else None)
+            ax.plot(yrs, lv(s["model"]["growth"]), color="C0", lw=1.8, label="model median" if k == 0 else None)
+            if d is not None:
+                ax.plot(yrs, lv(d["model"]["growth"]), color="C1", lw=1.2, ls=":",
+                        label="default parameters" if k == 0 else None)
+        for k in (s.get("breaks") or {}):
+            if int(k) > b:
+                ax.axvline(int(k) - 0.5, color="0.5", ls=":", lw=0.8)
         if s.get("trend") is not None and s.get("trend_slope") is not None:
             ty = np.arange(min(s["trend_fit_years"]), max(s["years"]) + 1)
             ax.plot(ty, bv * np.exp(s["trend_slope"] * (ty - b)), color="C2", ls="--", lw=1.2,
@@ -157,7 +165,8 @@ def fit_figure(v: dict, hist, path: Path, title: str, default: dict | None = Non
         oy = sorted(obs)
         ax.plot(oy, [obs[t] for t in oy], "o", color="k", ms=3.5, label="observed")
         ax.axvline(b, color="0.6", lw=0.8)
-        ax.set_title(s["series"].replace("_", " "), fontsize=8)
+        ax.set_title(s["series"].replace("_", " ") + (" (breaks dotted)" if any(
+            int(k) > b for k in (s.get("breaks") or {})) else ""), fontsize=8)
         unit = hist.series[s["series"]].unit.split("(")[0].split("--")[0].strip()
         ax.set_ylabel(textwrap.fill(unit, 24), fontsize=6.5)
         ax.tick_params(labelsize=7)
