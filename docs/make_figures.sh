@@ -44,6 +44,9 @@ $BIN validate --scenario window_oos_2012 --posterior $R/readme-oos-cal --base-ye
     --scale 0.003 --out $R/readme-oos | tee $R/readme-oos.txt
 $BIN validate --scenario window_oos_2012 --base-year 2012 --replications 40 --scale 0.003 \
     --out $R/readme-oos-default | tee $R/readme-oos-default.txt
+# the same forecast against a trend fitted across the statistical breaks (2009 census, 2011 threshold)
+$BIN validate --scenario window_oos_2012 --posterior $R/readme-oos-cal --base-year 2012 --replications 40 \
+    --scale 0.003 --ignore-breaks --out $R/readme-oos-nobreaks | tee $R/readme-oos-nobreaks.txt
 # the same posterior given the realised 2013-2015 demand growth (a conditional forecast, for contrast)
 $BIN validate --scenario window_2008_2015 --posterior $R/readme-oos-cal --base-year 2012 --replications 40 \
     --scale 0.003 --out $R/readme-oos-cond | tee $R/readme-oos-cond.txt

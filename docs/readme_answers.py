@@ -6,6 +6,7 @@ Reads (folders under RESULTS, default ``results``)::
     readme-oos/validation.json          pseudo-out-of-sample: calibrated --until 2012, base 2012
     readme-oos-default/validation.json  the same forecast at the default parameters (no calibration)
     readme-oos-cal/manifest.json        the --until 2012 calibration
+    readme-oos-nobreaks/validation.json the same forecast, trend fitted across the statistical breaks
     readme-reach/analysis/reach.json    P(reach) with the posterior
     readme-reach-seed/analysis/reach.json  P(reach) without it (seed and scenario uncertainty only)
 
@@ -211,6 +212,12 @@ def main(argv=None) -> int:
         if ocal:
             out.append(calibration_line(ocal, "calibration --until 2012") + "\n")
         out += [oos_table(oos, oosd) + "\n"]
+        nob = _load(res / "readme-oos-nobreaks" / "validation.json")
+        if nob:
+            c = nob["summary"]
+            out.append(f"With the trend fitted across the statistical breaks (`--ignore-breaks`: every observed year "
+                       f"up to 2012): model {_f(c['model_score_mean_where_trend'])} against the trend's "
+                       f"{_f(c['trend_score_mean'])} (ratio {_f(c['ratio'], '.2f')}).\n")
         cond = _load(res / "readme-oos-cond" / "validation.json")
         if cond:
             c = cond["summary"]
