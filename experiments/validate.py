@@ -246,7 +246,7 @@ def format_validation(res: dict) -> str:
                  f"{_f(s['trend_score_mean']):>12} {'':>7} {_f(s['ratio'], '.2f'):>11}")
     lines.append(f"|dlog| = mean |log error| of growth since {res['base_year']}; in 90% = observations inside the "
                  f"90% band; trend = log-linear trend fitted to the observed years up to {res['base_year']} "
-                 f"(ratio over series with a trend)")
+                 f"(since the series' last break before it; ratio over series with a trend)")
     marked = [r for r in res["series"] if any(k > res["base_year"] for k in r.breaks)]
     for r in marked:
         lines.append(f"* {r.series}: " + "; ".join(f"break {k}: {why}" for k, why in r.breaks.items()

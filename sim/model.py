@@ -189,8 +189,8 @@ class InnovationModel(mesa.Model):
         return Quarter(index=self.quarter, year=self.year, tax=tax, psi=relabel_ratio(self, tax),
                        phi=notch_relabel_fraction(self, tax), alive_before=self.firms.alive.copy(),
                        streams=quarter_streams(self.seed, self.quarter, self._shared),
-                       nominal_growth=self.scenario.nominal_growth(self.year),
-                       public_rd_growth=self.scenario.public_rd_growth(self.year))
+                       nominal_growth=self.scenario.quarter_nominal_growth(self.year, (self.quarter - 1) % 4 + 1),
+                       public_rd_growth=self.scenario.quarter_public_rd_growth(self.year, (self.quarter - 1) % 4 + 1))
 
     def close_quarter(self, q: Quarter) -> None:
         """Add the quarter's flows to the year's; at year end record the year and start a new one."""

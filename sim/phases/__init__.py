@@ -119,8 +119,8 @@ class Quarter:
     phi: float                      # share of a notch gap closed by relabelling (decide_rd)
     alive_before: np.ndarray        # firms alive at the start of the quarter (exit_and_enter)
     streams: dict[str, np.random.Generator]   # the random stream of each phase this quarter
-    nominal_growth: float = 0.0     # nominal demand growth this year (Scenario.nominal_growth)
-    public_rd_growth: float = 0.0   # growth of public R&D appropriations this year (Scenario.public_rd_growth)
+    nominal_growth: float = 0.0     # nominal demand growth this quarter (Scenario.quarter_nominal_growth)
+    public_rd_growth: float = 0.0   # growth of public R&D appropriations this quarter (Scenario.quarter_public_rd_growth)
     leading_extra: np.ndarray | None = None   # R&D paid by leading-firm support (decide_rd -> collect_taxes)
     prod_prev: np.ndarray | None = None       # productivity before innovate (innovate -> grow_revenue)
     births: list = field(default_factory=list)  # FirmState blocks joining at the end of the quarter
