@@ -91,10 +91,13 @@ def test_shipped_breaks_are_the_documented_statistical_ones():
               "industrial_firms_with_rd_share"}
     threshold = {"industrial_rd", "industrial_rd_intensity", "industrial_firms_with_rd_share"}
     for name, s in h.series.items():
-        assert (2009 in s.breaks) == (name in census), name
+        # the census year is a segment of its own: breaks in 2009 and 2010
+        assert (2009 in s.breaks) == (2010 in s.breaks) == (name in census), name
         assert (2011 in s.breaks) == (name in threshold), name
-        assert set(s.breaks) <= {2009, 2011}, name
+        assert set(s.breaks) <= {2009, 2010, 2011}, name
     assert "census" in h.series["national_rd"].breaks[2009]
+    nat = h.series["national_rd"]
+    assert [nat.reference(t, 2008) for t in (2009, 2010, 2011, 2015)] == [None, None, 2010, 2010]
     assert "20 million" in h.series["industrial_rd"].breaks[2011]
 
 
