@@ -148,11 +148,11 @@ def test_cli_ignore_breaks_scores_growth_across_them(tmp_path, capsys):
         docs[bool(flag)] = json.loads(cap.out)
     nat = {k: next(s for s in d["series"] if s["series"] == "national_rd") for k, d in docs.items()}
     assert docs[False]["breaks"] == "used" and docs[True]["breaks"] == "ignored"
-    assert nat[False]["years"] == list(range(2010, 2016)) and nat[False]["references"] == [2009] * 6
+    assert nat[False]["years"] == list(range(2011, 2016)) and nat[False]["references"] == [2010] * 5
     assert nat[True]["years"] == list(range(2009, 2016)) and nat[True]["references"] == [2008] * 7
     obs = h.series["national_rd"].values
     assert nat[True]["observed_growth"][-1] == pytest.approx(math.log(obs[2015] / obs[2008]))
-    assert nat[False]["observed_growth"][-1] == pytest.approx(math.log(obs[2015] / obs[2009]))
+    assert nat[False]["observed_growth"][-1] == pytest.approx(math.log(obs[2015] / obs[2010]))
 
 
 def test_cli_pseudo_out_of_sample_base_2012_scores_model_against_trend(tmp_path, capsys):
