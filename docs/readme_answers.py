@@ -50,16 +50,18 @@ def _history():
 
 # ---------------------------------------------------------------------- tables
 def fit_table(v: dict) -> str:
-    lines = ["| series | years | mean abs. log error of growth since " + str(v["base_year"]) +
-             " | observations inside the 90% band |", "|---|---|---|---|"]
+    lines = ["| series | years | growth measured from | mean abs. log error of growth | "
+             "observations inside the 90% band |", "|---|---|---|---|---|"]
     for s in v["series"]:
         inside = sum(bool(x) for x in s["model"]["inside"])
-        lines.append(f"| {s['series']} | {s['years'][0]}–{s['years'][-1]} | {_f(s['model']['score'])} | "
+        refs = sorted(set(s.get("references") or [v["base_year"]]))
+        since = ", ".join(str(r) for r in refs) + (" (after breaks)" if refs != [v["base_year"]] else "")
+        lines.append(f"| {s['series']} | {s['years'][0]}–{s['years'][-1]} | {since} | {_f(s['model']['score'])} | "
                      f"{inside}/{len(s['years'])} |")
     sm = v["summary"]
     n_in = sum(sum(bool(x) for x in s["model"]["inside"]) for s in v["series"])
     n_all = sum(len(s["years"]) for s in v["series"])
-    lines.append(f"| **mean over series** | | **{_f(sm['model_score_mean'])}** | **{n_in}/{n_all}** |")
+    lines.append(f"| **mean over series** | | | **{_f(sm['model_score_mean'])}** | **{n_in}/{n_all}** |")
     return "\n".join(lines)
 
 
