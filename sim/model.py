@@ -186,11 +186,12 @@ class InnovationModel(mesa.Model):
     def open_quarter(self) -> Quarter:
         """The quarter's working record: tax context and relabelling ratios for this year."""
         tax = firm_tax_context(self.firms, self.levers, self.year, self.p)
+        qn = (self.quarter - 1) % 4 + 1   # quarter of the year, 1-4
         return Quarter(index=self.quarter, year=self.year, tax=tax, psi=relabel_ratio(self, tax),
                        phi=notch_relabel_fraction(self, tax), alive_before=self.firms.alive.copy(),
                        streams=quarter_streams(self.seed, self.quarter, self._shared),
-                       nominal_growth=self.scenario.quarter_nominal_growth(self.year, (self.quarter - 1) % 4 + 1),
-                       public_rd_growth=self.scenario.quarter_public_rd_growth(self.year, (self.quarter - 1) % 4 + 1))
+                       nominal_growth=self.scenario.quarter_nominal_growth(self.year, qn),
+                       public_rd_growth=self.scenario.quarter_public_rd_growth(self.year, qn))
 
     def close_quarter(self, q: Quarter) -> None:
         """Add the quarter's flows to the year's; at year end record the year and start a new one."""
