@@ -174,11 +174,11 @@ def statistics_from_history(history, model_years, base: int, years=None) -> list
     for name, s in history.scored().items():
         if base not in s.values:
             continue
-        ts = [t for t in sorted(s.values) if t > base and t in model_years and (years is None or t in years)
-              and s.reference(t, base) is not None]
+        ref = {t: s.reference(t, base) for t in sorted(s.values)
+               if t > base and t in model_years and (years is None or t in years)}
+        ts = [t for t, r in ref.items() if r is not None]
         for t in ts:
-            r = s.reference(t, base)
-            out.append(Statistic(name, s.indicator, r, t, math.log(s.values[t] / s.values[r]),
+            out.append(Statistic(name, s.indicator, ref[t], t, math.log(s.values[t] / s.values[ref[t]]),
                                  1.0 / math.sqrt(len(ts))))
     return out
 

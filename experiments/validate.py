@@ -75,9 +75,14 @@ class SeriesValidation:
     model_years: list[int] = field(default_factory=list)
     model_growth_paths: list[list[float]] = field(default_factory=list, repr=False)
     references: list[int] = field(default_factory=list)   # year each scored year's growth is measured from
-    reference_values: list[float] = field(default_factory=list)   # observed value in that year
     unscored: dict[int, float] = field(default_factory=dict)   # observed after base, opening a segment
     breaks: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def reference_values(self) -> list[float]:
+        """Observed value in each scored year's reference year: the base value, or the value of
+        the year that opened the segment (a reference after the base is never scored itself)."""
+        return [self.base_value if r == self.base_year else self.unscored[r] for r in self.references]
 
 
 def _score(growth, low, high, observed_growth) -> ForecastScore:
@@ -167,12 +172,13 @@ def validate_series(series, paths, model_years, base: int, years: list[int] | No
         raise ValueError(f"not observed in the base year {base}")
     if base not in model_years:
         raise ValueError(f"the model does not cover the base year {base}")
-    cand = [t for t in obs if t > base and t in model_years and series.reference(t, base) is not None]
+    ref = {t: series.reference(t, base) for t in obs if t > base and t in model_years}
+    cand = [t for t, r in ref.items() if r is not None]
     years = sorted(set(cand) & set(years)) if years is not None else sorted(cand)
     if not years:
         raise ValueError(f"no observed year after {base} within the chosen years and the model's years"
                          + (" (a break opens each)" if series.breaks else ""))
-    refs = [series.reference(t, base) for t in years]
+    refs = [ref[t] for t in years]
     model = score_model(paths, model_years, obs, base, years, refs)
     try:
         trend, beta, fit = score_trend(obs, base, years, refs, series.trend_years(base))
@@ -187,9 +193,8 @@ def validate_series(series, paths, model_years, base: int, years: list[int] | No
         base_value=obs[base], years=years, observed=[obs[t] for t in years],
         observed_growth=[math.log(obs[t] / obs[r]) for t, r in zip(years, refs)], model=model, trend=trend,
         trend_fit_years=fit, trend_slope=beta, ratio=ratio, model_years=model_years,
-        model_growth_paths=g.tolist(), references=refs,
-        reference_values=[obs[r] for r in refs], breaks=dict(series.breaks),
-        unscored={t: obs[t] for t in obs if t > base and t in model_years and series.reference(t, base) is None})
+        model_growth_paths=g.tolist(), references=refs, breaks=dict(series.breaks),
+        unscored={t: obs[t] for t, r in ref.items() if r is None})
 
 
 def validate(history, paths_by_indicator: dict[str, np.ndarray], model_years, base: int,

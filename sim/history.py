@@ -175,7 +175,7 @@ def _series(where: str, name: str, e, indicators: set[str]) -> Series:
             raise HistoryError(f"{at}.breaks: {ky!r} is not a year") from None
         if not isinstance(why, str) or not why.strip():
             raise HistoryError(f"{at}.breaks.{ky}: expected a non-empty string saying what changed, got {why!r}")
-        if not any(y >= year for y in values) or year <= min(values):
+        if not min(values) < year <= max(values):
             raise HistoryError(f"{at}.breaks.{ky}: must lie after the first observed year and on or before the last "
                                f"({min(values)}-{max(values)})")
         brk[year] = why

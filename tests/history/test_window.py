@@ -19,11 +19,17 @@ ROOT = Path(__file__).resolve().parents[2]
 WINDOW = str(ROOT / "scenarios" / "window_2008_2015.toml")
 
 
-def test_window_scenario_starts_from_the_2008_state_and_ends_in_2015():
+@pytest.fixture(scope="module")
+def window_run():
+    """One run of the window at the default parameters (seed 1, scale 0.003), shared."""
+    return run(load_scenario(WINDOW), seed=1, scale=0.003)
+
+
+def test_window_scenario_starts_from_the_2008_state_and_ends_in_2015(window_run):
     sc = load_scenario(WINDOW)
     assert (sc.run.start_year, sc.run.end_year) == (2008, 2015)
     assert sc.initial == build(InitialConditions, year=2008)
-    res = run(sc, seed=1, scale=0.003)
+    res = window_run
     assert res.years == tuple(range(2008, 2016))
     assert res.value("industrial_rd_bn_yuan", 2008) == pytest.approx(307.3, rel=1e-6)
     assert res.value("rd_intensity_industry_pct", 2008) == pytest.approx(0.61, abs=0.005)
@@ -80,25 +86,33 @@ def test_entry_into_rd_rule_and_its_effect_on_the_window():
     assert 15.0 < share[0.021][1] < 24.0
 
 
-def test_observed_nominal_growth_by_year(tmp_path, one_line_error):
+def test_observed_nominal_growth_by_year(window_run):
     """[growth] nominal: the window's observed demand growth by year; other years use
-    parameters.nominal_growth; bad tables get one-line errors."""
-    from sim.scenario import ScenarioError
+    parameters.nominal_growth."""
     sc = load_scenario(WINDOW)
     assert sc.nominal_growth(2010) == 0.2227 and sc.nominal_growth(2015) == 0.0104
     assert sc.nominal_growth(2016) == sc.parameters.nominal_growth == 0.113
     assert "growth" not in load_scenario("baseline").canonical()  # digests without [growth] unchanged
-    res = run(sc, seed=1, scale=0.003)
-    rev = [res.value("industrial_revenue_tn_yuan", y) for y in range(2008, 2016)]
+    rev = [window_run.value("industrial_revenue_tn_yuan", y) for y in range(2008, 2016)]
     g = np.diff(np.log(rev))
     # the observed 2010-2011 boom and the 2014-2015 slowdown come through (productivity adds a little)
     assert g[1] > 0.15 and g[2] > 0.15 and g[6] < 0.06
-    for body, frag in (('nominal = {2009 = 0.9}\nsource = "s"', "expected a rate in -0.3..0.5"),
-                       ('nominal = {2009 = 0.1}', "growth.source is missing"),
-                       ('nominal = {x = 0.1}\nsource = "s"', "is not a year"),
-                       ('rate = 1\nsource = "s"', "unknown key growth.rate")):
-        one_line_error(tmp_path / "g.toml", f'[scenario]\nname = "g"\n[growth]\n{body}\n', load_scenario,
-                       ScenarioError, frag)
+
+
+@pytest.mark.parametrize("body, frag", [
+    ('nominal = {2009 = 0.9}\nsource = "s"', "expected a rate in -0.3..0.5"),
+    ('nominal = {2009 = 0.1}', "growth.source is missing"),
+    ('nominal = {x = 0.1}\nsource = "s"', "is not a year"),
+    ('rate = 1\nsource = "s"', "unknown key growth.rate"),
+    ('nominal = {2009 = 0.1}\npublic_rd = {2009 = 0.9}\nsource = "s"', "growth.public_rd.2009"),
+    ('nominal = {2009 = 0.1}\npublic_rd = 3\nsource = "s"', "growth.public_rd must be a table"),
+    ('public_rd = {2009 = 0.1}\nsource = "s"', "growth.nominal must be a table"),
+    ('nominal = {2009 = 0.1}\nfoo = 1\nsource = "s"', "allowed: nominal, public_rd, source"),
+])
+def test_bad_growth_tables_get_one_line_errors(tmp_path, one_line_error, body, frag):
+    from sim.scenario import ScenarioError
+    one_line_error(tmp_path / "g.toml", f'[scenario]\nname = "g"\n[growth]\n{body}\n', load_scenario,
+                   ScenarioError, frag)
 
 
 def test_centred_rates_by_hand():
@@ -112,7 +126,7 @@ def test_centred_rates_by_hand():
     assert base.quarter_public_rd_growth(2017, 3) == base.parameters.nominal_growth
 
 
-def test_window_industrial_revenue_follows_the_observed_annual_flows():
+def test_window_industrial_revenue_follows_the_observed_annual_flows(window_run):
     """Demand grows at the centred observed rates, so the model's above-size industrial revenue
     (an annual flow) tracks the observed revenue (industrial R&D / intensity) since 2008: each
     year within 3% at the default parameters (productivity moves revenue a little too) and
@@ -120,31 +134,29 @@ def test_window_industrial_revenue_follows_the_observed_annual_flows():
     h = load_history()
     ir, it = h.series["industrial_rd"].values, h.series["industrial_rd_intensity"].values
     rev = {y: ir[y] / it[y] for y in ir}
-    res = run(load_scenario(WINDOW), seed=1, scale=0.003)
-    m = {y: res.value("industrial_revenue_tn_yuan", y) for y in range(2008, 2016)}
+    m = {y: window_run.value("industrial_revenue_tn_yuan", y) for y in range(2008, 2016)}
     err = {y: math.log(m[y] / m[2008]) - math.log(rev[y] / rev[2008]) for y in rev}
     assert all(abs(e) < 0.03 for e in err.values()), err
     assert abs(err[2015] - err[2011]) < 0.04, err
 
 
-def test_observed_public_rd_growth_drives_appropriations(tmp_path, one_line_error):
+def test_observed_public_rd_growth_drives_appropriations(window_run):
     """[growth] public_rd: the window's observed growth of R&D outside enterprises (national
     minus enterprise R&D); other years fall back to the year's nominal growth, so scenarios
     without it (every forecast) keep appropriations on nominal growth, byte for byte.
-    Claim on the window: the research organisations' R&D grows by the observed factor each
-    year, (1 + g DT)^4 per year, exactly (no other rule moves it)."""
-    from sim.scenario import ScenarioError
+    Claim on the window: the research organisations' R&D (no other rule moves it) follows
+    the observed growth since 2008 to within the centring's approximation."""
     sc = load_scenario(WINDOW)
     assert sc.public_rd_growth(2015) == 0.1085 and sc.nominal_growth(2015) == 0.0104
     assert sc.public_rd_growth(2016) == sc.nominal_growth(2016) == 0.113
     base = load_scenario("baseline")
     assert base.public_rd_growth(2017) == base.nominal_growth(2017)
     assert "public_growth" not in base.canonical()   # digests without the table unchanged
-    res = run(sc, seed=1, scale=0.003)
     h = load_history()
     nat, ent = h.series["national_rd"].values, h.series["enterprise_rd"].values
     obs = {y: nat[y] - ent[y] for y in ent}
-    pub = {y: res.value("national_rd_bn_yuan", y) - res.value("enterprise_rd_bn_yuan", y) for y in range(2008, 2016)}
+    pub = {y: window_run.value("national_rd_bn_yuan", y) - window_run.value("enterprise_rd_bn_yuan", y)
+           for y in range(2008, 2016)}
     # appropriations grow quarterly at the centred observed rates (sim.scenario.centred_rate), so the
     # model's annual flows reproduce the observed growth since 2008 to within the centring's
     # approximation (measured: at most 1.2%); the old convention, a year's rate on all its four
@@ -152,9 +164,3 @@ def test_observed_public_rd_growth_drives_appropriations(tmp_path, one_line_erro
     for y in obs:
         assert math.log(pub[y] / pub[2008]) == pytest.approx(math.log(obs[y] / obs[2008]), abs=0.015), (y, pub)
     # observed 2015: 328.9 bn yuan (national 1,417.0 - enterprise 1,088.1); nominal demand would give ~1% a year
-    for body, frag in (('nominal = {2009 = 0.1}\npublic_rd = {2009 = 0.9}\nsource = "s"', "growth.public_rd.2009"),
-                       ('nominal = {2009 = 0.1}\npublic_rd = 3\nsource = "s"', "growth.public_rd must be a table"),
-                       ('public_rd = {2009 = 0.1}\nsource = "s"', "growth.nominal must be a table"),
-                       ('nominal = {2009 = 0.1}\nfoo = 1\nsource = "s"', "allowed: nominal, public_rd, source")):
-        one_line_error(tmp_path / "g.toml", f'[scenario]\nname = "g"\n[growth]\n{body}\n', load_scenario,
-                       ScenarioError, frag)
