@@ -159,6 +159,7 @@ class Parameters:
     startup_burn_rate: float
     startup_rd_share: float
     rd_entry_rate: float
+    rd_entry_imitation: float
     rd_entry_intensity: float
     universe_entry_rate: float
     patent_grant_lag_years: float

@@ -408,12 +408,13 @@ def rd_stop_probability(rate: float, dt: float) -> float:
     return 1.0 - float(np.exp(-rate * dt))
 
 
-def rd_entry_probability(rate: float, dt: float) -> float:
+def rd_entry_probability(rate, dt: float):
     """Probability that a firm without R&D starts R&D within ``dt`` years.
 
-    Equation: P = 1 - exp(-lambda * dt), a constant adoption hazard lambda (``rd_entry_rate``).
-    Source: the training window (SOURCES §6): the share of above-size industrial firms doing
-    R&D rose from 6.5% to 19.2% over 2008-2015, about lambda = ln(0.935 / 0.808) / 7 = 0.021
-    a year if no performer stops; lambda is set by calibration.
+    Equation: P = 1 - exp(-lambda * dt), an adoption hazard lambda held over the step
+    (``sim.agents.momentum.entry_hazard``: ``rd_entry_rate`` plus imitation of the firm's
+    segment). Source: the training window (SOURCES §6): the share of above-size industrial
+    firms doing R&D rose from 6.5% to 19.2% over 2008-2015, about lambda = ln(0.935 / 0.808)
+    / 7 = 0.021 a year on average if no performer stops; set by calibration.
     """
-    return 1.0 - float(np.exp(-rate * dt))
+    return 1.0 - np.exp(-np.asarray(rate, dtype=float) * dt)

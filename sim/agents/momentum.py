@@ -1,12 +1,13 @@
 """Rules of the 2008-2015 momentum: the mechanisms the training window calibrates.
 
 China's innovation system moved fast under a roughly constant policy in 2008-2015
-(SOURCES §6). Besides entry into R&D (``sim.agents.firms.rd_entry_probability``) four
-mechanisms carry that movement, each a pure rule with its equation and source, its
+(SOURCES §6). Entry into R&D (:func:`entry_hazard`, with
+``sim.agents.firms.rd_entry_probability``) and four more mechanisms carry that movement, each a pure rule with its equation and source, its
 parameters declared in ``sim/data/parameters.toml`` (priors in ``sim/data/priors.toml``).
 Every rate defaults to 0, which switches its mechanism off (the model before the training
 window); the shipped posterior (``sim/data/posterior/``) sets them.
 
+* :func:`entry_hazard` -- entry into R&D, faster as more of a firm's peers do R&D;
 * :func:`upgrading_factor` -- upgrading and catch-up in desired R&D intensity;
 * :func:`registration_step` -- deepening of the technology market through the tax
   treatment of registered technology contracts;
@@ -25,6 +26,26 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+
+def entry_hazard(rate: float, imitation: float, share: np.ndarray | float) -> np.ndarray | float:
+    """Hazard (per year) that a firm without R&D starts R&D, given its segment's performer share.
+
+    Equation (epidemic diffusion with an innovation and an imitation term, Bass 1969):
+
+        lambda = lambda_0 + q * s
+
+    with lambda_0 = ``rd_entry_rate``, q = ``rd_entry_imitation`` and s the weighted share
+    of living firms of the firm's own segment (industrial or service) that do R&D. Firms
+    start R&D both on their own (lambda_0) and by seeing peers do it: suppliers' and
+    competitors' R&D, the public programmes that reach more firms as more take part, and
+    a norm of R&D-performing enterprises (Mansfield 1961; Geroski 2000, "Models of
+    technology diffusion"). With q = 0 the hazard is constant. Source: the training window
+    (SOURCES §6): the share of above-size industrial firms doing R&D rose faster after
+    2011 (11.5% -> 19.2%, about 0.023 a year in hazard) than over 2008-2011 (6.5% -> 11.5%
+    across the 2011 change of population, about 0.018): a rising hazard as the share rose.
+    """
+    return rate + imitation * share
 
 
 def upgrading_factor(intensity: float, frontier: float, rate: float, dt: float) -> float:

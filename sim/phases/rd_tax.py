@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.agents import firms as F
-from sim.agents.momentum import upgrading_factor
+from sim.agents.momentum import entry_hazard, upgrading_factor
 from sim.phases import DT, Quarter
 from sim.policy_context import firm_tax_context, tax_levers_at
 
@@ -22,14 +22,27 @@ def notch_relabel_fraction(m, tax) -> float:
 
 def enter_rd(m, q: Quarter) -> None:
     """Entry into R&D: each living industrial or service firm without R&D starts R&D with
-    probability ``F.rd_entry_probability(rd_entry_rate, DT)``; an entrant's desired real
-    intensity becomes ``rd_entry_intensity`` (``decide_rd`` then adjusts toward it)."""
+    probability ``F.rd_entry_probability(lambda, DT)``, lambda =
+    :func:`sim.agents.momentum.entry_hazard` of its segment's performer share at the start
+    of the quarter; an entrant's desired real intensity becomes ``rd_entry_intensity``
+    (``decide_rd`` then adjusts toward it)."""
     p, f = m.p, m.firms
-    if p.rd_entry_rate <= 0.0:
+    if p.rd_entry_rate <= 0.0 and p.rd_entry_imitation <= 0.0:
         return
     cand = np.flatnonzero(f.alive & (f.rd_base <= 0.0) & (f.segment != F.STARTUP))
-    hit = cand[q.streams["enter_rd"].random(len(cand)) < F.rd_entry_probability(p.rd_entry_rate, DT)]
+    share = performer_shares(f)
+    lam = entry_hazard(p.rd_entry_rate, p.rd_entry_imitation, share[f.segment[cand]])
+    hit = cand[q.streams["enter_rd"].random(len(cand)) < F.rd_entry_probability(lam, DT)]
     f.rd_base[hit] = p.rd_entry_intensity
+
+
+def performer_shares(f) -> np.ndarray:
+    """Weighted share of living firms doing R&D (``rd_base > 0``) in each segment, indexed by
+    segment code (industrial, service, start-up)."""
+    live = f.alive
+    tot = np.bincount(f.segment[live], weights=f.weight[live], minlength=3)
+    perf = np.bincount(f.segment[live], weights=f.weight[live] * (f.rd_base[live] > 0.0), minlength=3)
+    return perf / np.maximum(tot, 1e-12)
 
 
 def upgrade_rd(m) -> None:
