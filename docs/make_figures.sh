@@ -3,7 +3,7 @@
 #
 #   docs/make_figures.sh                 # about 8 minutes on 2 idle cores
 #
-# (Timed end to end: 475 s on 2 idle cores; 1,076 s while a recovery study shared them.)
+# (Timed end to end: 475 s on 2 idle cores; 1,276 s while a recovery study shared them.)
 #
 # POSTERIOR (default: `default`, the posterior shipped in sim/data/posterior) is the
 # calibration every answer draws its parameter vectors from; BIN and PY the commands.
