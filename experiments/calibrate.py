@@ -174,8 +174,7 @@ def statistics_from_history(history, model_years, base: int, years=None) -> list
     for name, s in history.scored().items():
         if base not in s.values:
             continue
-        ref = {t: s.reference(t, base) for t in sorted(s.values)
-               if t > base and t in model_years and (years is None or t in years)}
+        ref = s.references(base, [t for t in model_years if years is None or t in years])
         ts = [t for t, r in ref.items() if r is not None]
         for t in ts:
             out.append(Statistic(name, s.indicator, ref[t], t, math.log(s.values[t] / s.values[ref[t]]),

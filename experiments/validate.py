@@ -172,7 +172,7 @@ def validate_series(series, paths, model_years, base: int, years: list[int] | No
         raise ValueError(f"not observed in the base year {base}")
     if base not in model_years:
         raise ValueError(f"the model does not cover the base year {base}")
-    ref = {t: series.reference(t, base) for t in obs if t > base and t in model_years}
+    ref = series.references(base, model_years)
     cand = [t for t, r in ref.items() if r is not None]
     years = sorted(set(cand) & set(years)) if years is not None else sorted(cand)
     if not years:
@@ -282,12 +282,9 @@ def plot_series(r: SeriesValidation, folder: Path) -> str:
     fig, ax = plt.subplots(figsize=(6, 3.6))
     # one fan per segment: anchored at the observed base, and after each break at the observed
     # reference year (the model's growth since that year times its observed value)
-    anchors = [(r.base_year, r.base_value)]
-    for ref in sorted(set(r.references) - {r.base_year}):
-        anchors.append((ref, r.reference_values[r.references.index(ref)]))
-    starts = [a for a, _ in anchors] + [int(years[-1]) + 1]
+    anchors = sorted({r.base_year: r.base_value, **dict(zip(r.references, r.reference_values))}.items())
     for i, (a, va) in enumerate(anchors):
-        nxt = min([k for k in r.breaks if k > a] + [starts[i + 1]])
+        nxt = min((k for k in r.breaks if k > a), default=int(years[-1]) + 1)
         keep = (years >= a) & (years < nxt)
         ia = int(np.flatnonzero(years == a)[0])
         lv = va * np.exp(g[:, keep] - g[:, [ia]])

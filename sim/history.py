@@ -74,6 +74,10 @@ class Series:
         r = min(y for y in self.values if y >= k)  # year itself is observed, so r <= year
         return None if r == year else r
 
+    def references(self, base: int, within) -> dict[int, int | None]:
+        """:meth:`reference` of every observed year after ``base`` that is in ``within``."""
+        return {t: self.reference(t, base) for t in self.years if t > base and t in within}
+
     def trend_years(self, base: int) -> list[int]:
         """Observed years up to ``base`` in base's segment (after the last break <= base)."""
         k = max((b for b in self.breaks if b <= base), default=None)

@@ -133,7 +133,7 @@ class InnovationModel(mesa.Model):
             for r in self.firm_sample:
                 self.firm(r)
             self.datacollector = mesa.DataCollector(
-                model_reporters={"year": lambda m: m.year, "quarter": lambda m: (m.quarter - 1) % 4 + 1,
+                model_reporters={"year": lambda m: m.year, "quarter": lambda m: m.quarter_of_year,
                                  **{name: partial(_annual_indicator, name) for name in INDICATORS}},
                 agenttype_reporters={F.FirmAgent: FIRM_REPORTERS},
             )
@@ -143,6 +143,11 @@ class InnovationModel(mesa.Model):
     def year(self) -> int:
         """Calendar year of the quarter being simulated (start + 1 for steps 1-4)."""
         return self.start_year + (self.quarter + 3) // 4 if self.quarter else self.start_year
+
+    @property
+    def quarter_of_year(self) -> int:
+        """Quarter of the calendar year being simulated, 1-4."""
+        return (self.quarter - 1) % 4 + 1
 
     def step(self) -> None:
         """One quarter. Phases in order (docs/ODD.md, process overview).
@@ -186,7 +191,7 @@ class InnovationModel(mesa.Model):
     def open_quarter(self) -> Quarter:
         """The quarter's working record: tax context and relabelling ratios for this year."""
         tax = firm_tax_context(self.firms, self.levers, self.year, self.p)
-        qn = (self.quarter - 1) % 4 + 1   # quarter of the year, 1-4
+        qn = self.quarter_of_year
         return Quarter(index=self.quarter, year=self.year, tax=tax, psi=relabel_ratio(self, tax),
                        phi=notch_relabel_fraction(self, tax), alive_before=self.firms.alive.copy(),
                        streams=quarter_streams(self.seed, self.quarter, self._shared),

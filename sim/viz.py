@@ -143,7 +143,7 @@ def firm_figure(model: InnovationModel):
 def model_clock(model: InnovationModel) -> str:
     if model.quarter == 0:
         return f"end of {model.start_year} (set-up)"
-    return f"{model.year} Q{(model.quarter - 1) % 4 + 1}"
+    return f"{model.year} Q{model.quarter_of_year}"
 
 
 def _components():

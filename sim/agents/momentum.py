@@ -2,8 +2,8 @@
 
 China's innovation system moved fast under a roughly constant policy in 2008-2015
 (SOURCES §6). Entry into R&D (:func:`entry_hazard`, with
-``sim.agents.firms.rd_entry_probability``) and four more mechanisms carry that movement, each a pure rule with its equation and source, its
-parameters declared in ``sim/data/parameters.toml`` (priors in ``sim/data/priors.toml``).
+``sim.agents.firms.rd_entry_probability``) and four more mechanisms carry that movement,
+each a pure rule with its equation and source, its parameters declared in ``sim/data/parameters.toml`` (priors in ``sim/data/priors.toml``).
 Every rate defaults to 0, which switches its mechanism off (the model before the training
 window); the shipped posterior (``sim/data/posterior/``) sets them.
 
